@@ -1,0 +1,36 @@
+"""napari-lowlight: enhance dark, noisy images (fluorescence and low-light photos).
+
+The public API is imported lazily so that ``import napari_lowlight`` (done by
+napari when it discovers plugins) stays cheap and never pulls in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "enhance": "engine",
+    "EnhanceJob": "engine",
+    "Progress": "engine",
+    "load_model": "weights",
+    "available_weights": "weights",
+    "WeightsError": "weights",
+    "get_device": "devices",
+    "enhance_regions": "regions",
+    "enhance_rois": "viewer_api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

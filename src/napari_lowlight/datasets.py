@@ -1,0 +1,137 @@
+"""Training and validation pairs (noisy input, clean target), normalised the
+way the engine normalises images at inference.
+
+``fluo``: real W2S pairs (``DIR/w2s-train/{low,high}/NNN_C.tif``; fields
+001-070 train, 071-080 validation) mixed with synthetic Poisson-Gaussian
+noise on the clean (400-frame average) images of the training fields.
+
+``photo``: clean photos (``DIR/natural/CBSD68``, ``DIR/natural/Train400`` as
+grey-as-RGB, and colour images that ship with scikit-image) darkened by the
+physical low-light model (70%) or LLCNN's gamma protocol (30%); Kodak24 is
+the validation set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from skimage import io
+
+from . import degrade, normalize
+
+FLUO_VAL_FIELDS = range(71, 81)
+_SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "retina", "immunohistochemistry")
+
+
+def _percentile(img: np.ndarray) -> np.ndarray:
+    return normalize.normalize(img[..., None], "percentile")[..., 0]
+
+
+def _field(path: Path) -> int:
+    return int(path.stem.split("_")[0])
+
+
+def load_w2s(root: Path, validation: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Normalised (low, high) lists of the train or validation fields."""
+    lows = sorted((Path(root) / "w2s-train" / "low").glob("*.tif"))
+    if not lows:
+        raise FileNotFoundError(f"No W2S pairs under {root}/w2s-train/low.")
+    keep = [p for p in lows if (_field(p) in FLUO_VAL_FIELDS) == validation]
+    low = [_percentile(io.imread(p)) for p in keep]
+    high = [_percentile(io.imread(p.parent.parent / "high" / p.name)) for p in keep]
+    return low, high
+
+
+def load_photos(root: Path, validation: bool) -> list[np.ndarray]:
+    """Clean RGB photos in [0, 1]: Kodak24 for validation, the rest for training."""
+    root = Path(root) / "natural"
+    if validation:
+        paths = sorted((root / "Kodak24").glob("*.png"))
+        return [_rgb(io.imread(p)) for p in paths]
+    images = [_rgb(io.imread(p)) for p in sorted((root / "CBSD68").glob("*.png"))]
+    images += [_rgb(io.imread(p)) for p in sorted((root / "Train400").glob("*.png"))]
+    from skimage import data
+
+    images += [_rgb(getattr(data, name)()) for name in _SKIMAGE_PHOTOS]
+    if len(images) <= len(_SKIMAGE_PHOTOS):
+        raise FileNotFoundError(f"No training photos under {root}.")
+    return images
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img, dtype=np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=-1)
+    return img[..., :3]
+
+
+def _crop(rng: np.random.Generator, size: int, *arrays: np.ndarray) -> list[np.ndarray]:
+    h, w = arrays[0].shape[:2]
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    return [a[y : y + size, x : x + size] for a in arrays]
+
+
+def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    out = [np.rot90(a, k) for a in arrays]
+    return [np.ascontiguousarray(a[:, ::-1] if flip else a) for a in out]
+
+
+class PairSampler:
+    """Random (input, target) patches, channels first: (C, patch, patch).
+
+    Degradation happens on a context crop twice the patch size and the input
+    is normalised on that crop, as the engine normalises a whole image.
+    """
+
+    def __init__(self, domain: str, root: Path, patch: int, synthetic_fraction: float = 0.5):
+        self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
+        if domain == "fluo":
+            self.low, self.high = load_w2s(root, validation=False)
+        elif domain == "photo":
+            self.clean = [im for im in load_photos(root, validation=False) if min(im.shape[:2]) >= patch]
+        else:
+            raise ValueError(f"Unknown domain {domain!r}; use 'fluo' or 'photo'.")
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        context = 2 * self.patch
+        if self.domain == "fluo":
+            i = int(rng.integers(len(self.high)))
+            if rng.random() < self.synthetic:
+                (clean,) = _crop(rng, context, self.high[i])
+                noisy = _percentile(degrade.fluorescence(clean, rng))
+            else:
+                noisy, clean = _crop(rng, context, self.low[i], self.high[i])
+            noisy, clean = noisy[..., None], clean[..., None]
+        else:
+            image = self.clean[int(rng.integers(len(self.clean)))]
+            (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
+            dark = degrade.low_light_photo(clean, rng) if rng.random() < 0.7 else degrade.gamma_photo(clean, rng)
+            noisy = normalize.expose(dark)
+        noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
+        return noisy.transpose(2, 0, 1).copy(), clean.transpose(2, 0, 1).copy()
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [self.sample(rng) for _ in range(size)]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def validation_pairs(domain: str, root: Path, size: int = 256, seed: int = 1234) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fixed validation pairs (input, target), channels first, centre crops of
+    ``size`` from whole images degraded and normalised like at inference."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    if domain == "fluo":
+        for low, high in zip(*load_w2s(root, validation=True)):
+            pairs.append((low[..., None], high[..., None]))
+    else:
+        for clean in load_photos(root, validation=True):
+            pairs.append((normalize.expose(degrade.low_light_photo(clean, rng)), clean))
+    out = []
+    for noisy, clean in pairs:
+        h, w = clean.shape[:2]
+        y, x = (h - size) // 2, (w - size) // 2
+        crop = (slice(y, y + size), slice(x, x + size))
+        out.append((noisy[crop].transpose(2, 0, 1).copy(), clean[crop].transpose(2, 0, 1).copy()))
+    return out

@@ -1,0 +1,104 @@
+"""Synthetic low light and noise, seeded: training data and sample images.
+
+All functions take float images in [0, 1] (channels last for colour) and a
+``numpy.random.Generator``, and return float32.
+
+* :func:`low_light_photo`: the physical model of a dark exposure. sRGB is
+  decoded to linear light, the exposure reduced by a random factor, photon
+  shot noise (Poisson) at a random photon count plus Gaussian read noise
+  added, re-encoded to sRGB and quantised to 8 bits.
+* :func:`gamma_photo`: LLCNN's own protocol, a random gamma in (2, 5) then
+  additive Gaussian noise.
+* :func:`fluorescence`: Poisson-Gaussian noise at a random photon level on a
+  normalised clean fluorescence image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 decoding; values above 1 follow the power law."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4).astype(
+        np.float32
+    )
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 encoding; inverse of :func:`srgb_to_linear`."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(
+        x <= 0.0031308, 12.92 * x, 1.055 * np.maximum(x, 0.0031308) ** (1 / 2.4) - 0.055
+    ).astype(np.float32)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def low_light_photo(
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    exposure: tuple[float, float] = (0.03, 0.3),
+    photons: tuple[float, float] = (30.0, 1000.0),
+    read_noise: tuple[float, float] = (0.0005, 0.005),
+) -> np.ndarray:
+    """A dark, noisy 8-bit exposure of a clean sRGB image.
+
+    Parameters
+    ----------
+    clean : ndarray
+        sRGB values in [0, 1].
+    rng : numpy.random.Generator
+    exposure : (float, float)
+        Range of the exposure factor in linear light (log-uniform).
+    photons : (float, float)
+        Range of photons collected at full scale of the *dark* image
+        (log-uniform): fewer photons, more shot noise.
+    read_noise : (float, float)
+        Range of the Gaussian read-noise sigma, in linear units (uniform).
+
+    Returns
+    -------
+    ndarray of float32, values k/255.
+    """
+    k = _log_uniform(rng, *exposure)
+    n = _log_uniform(rng, *photons)
+    sigma = rng.uniform(*read_noise)
+    dark = srgb_to_linear(clean) * k
+    noisy = rng.poisson(dark * n) / n + rng.normal(0.0, sigma, dark.shape)
+    srgb = linear_to_srgb(np.clip(noisy, 0.0, 1.0))
+    return (np.round(srgb * 255.0) / 255.0).astype(np.float32)
+
+
+def gamma_photo(
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    gamma: tuple[float, float] = (2.0, 5.0),
+    sigma_max: float = 0.03,
+) -> np.ndarray:
+    """LLCNN's darkening: ``clean ** gamma`` plus Gaussian noise, clipped."""
+    g = rng.uniform(*gamma)
+    sigma = rng.uniform(0.0, sigma_max)
+    dark = np.asarray(clean, dtype=np.float32) ** g
+    return np.clip(dark + rng.normal(0.0, sigma, dark.shape), 0.0, 1.0).astype(np.float32)
+
+
+def fluorescence(
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    photons: tuple[float, float] = (3.0, 100.0),
+    read_noise: tuple[float, float] = (0.0, 0.05),
+) -> np.ndarray:
+    """Photon-starved version of a normalised fluorescence image.
+
+    ``photons`` is the range (log-uniform) of photon counts at intensity 1;
+    Gaussian read noise of a uniform random sigma is added on top. The result
+    is in the clean image's units (not re-normalised).
+    """
+    n = _log_uniform(rng, *photons)
+    sigma = rng.uniform(*read_noise)
+    clean = np.clip(np.asarray(clean, dtype=np.float32), 0.0, None)
+    return (rng.poisson(clean * n) / n + rng.normal(0.0, sigma, clean.shape)).astype(np.float32)
