@@ -1,0 +1,261 @@
+"""Enhance ROIs of napari layers: the code path shared by the console and the widget.
+
+:func:`prepare` turns an Image layer and a Shapes layer into a
+:class:`RoiPlan` (checked boxes in image data coordinates, messages for the
+user, a ready :class:`~napari_lowlight.regions.RegionJob`); the plan's job
+runs synchronously (:func:`enhance_rois`) or in the widget's thread worker;
+:meth:`RoiPlan.layers` builds the output layers, placed so each crop overlays
+its source exactly. Source layers are only read, never modified.
+
+This module imports napari's layer and transform classes, never Qt.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from napari.layers import Image, Layer, Shapes
+from napari.utils.transforms import Affine
+
+from . import roi
+from .engine import Progress
+from .regions import RegionJob
+
+# A whole image above this many pixels asks for confirmation in the widget.
+LARGE_IMAGE_PIXELS = 2048 * 2048
+METADATA_KEY = "napari_lowlight"
+
+
+@dataclass
+class RoiPlan:
+    """Everything checked and decided before any pixel is enhanced."""
+
+    image: Image
+    rois: list[roi.RoiBox]  # the ROIs kept, in shape order
+    job: RegionJob
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+    whole_image: bool = False
+
+    @property
+    def pixels(self) -> int:
+        """Pixels to enhance over all ROIs (planes included)."""
+        return sum(int(np.prod(r.box.shape)) for r in self.rois)
+
+    def layers(self, results: list[np.ndarray]) -> list[Image]:
+        """New Image layers, one per ROI, overlaying the source exactly."""
+        return [output_layer(self.image, r, out, self.job, i) for i, (r, out) in enumerate(zip(self.rois, results))]
+
+
+def data_to_world_matrix(layer: Layer) -> np.ndarray:
+    """A layer's full data-to-world affine: its own affine after scale,
+    translate, rotate and shear (napari's transform chain)."""
+    physical = Affine(
+        scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear, ndim=layer.ndim
+    )
+    return layer.affine.affine_matrix @ physical.affine_matrix
+
+
+def _pick(viewer, layer, kind: type, what: str, required: bool):
+    """The layer given, else the selected one of ``kind``, else the only one."""
+    if layer is not None:
+        if isinstance(layer, str):
+            if layer not in viewer.layers:
+                raise ValueError(f"No layer named {layer!r} in the viewer.")
+            layer = viewer.layers[layer]
+        if not isinstance(layer, kind):
+            raise TypeError(f"Layer {layer.name!r} is a {type(layer).__name__} layer; {what} must be a {kind.__name__} layer.")
+        return layer
+    selected = [ly for ly in viewer.layers.selection if isinstance(ly, kind)]
+    every = [ly for ly in viewer.layers if isinstance(ly, kind)]
+    for candidates in (selected, every):
+        if len(candidates) == 1:
+            return candidates[0]
+    if not every:
+        if required:
+            raise ValueError(f"There is no {kind.__name__} layer in the viewer; add one to enhance.")
+        return None
+    raise ValueError(f"Several {kind.__name__} layers and none (or several) selected; pass {what}=<layer>.")
+
+
+def _image_source(image: Image):
+    """(data or multiscale levels, channel axis, non-channel shape)."""
+    data = list(image.data) if image.multiscale else image.data
+    level0 = data[0] if image.multiscale else data
+    channel_axis = len(level0.shape) - 1 if image.rgb else None
+    shape = tuple(level0.shape[:-1] if image.rgb else level0.shape)
+    return data, channel_axis, shape
+
+
+def _check_view(viewer, image: Image) -> None:
+    if viewer.dims.ndisplay != 2:
+        raise ValueError("ROIs are drawn in 2-D: switch the viewer to 2-D display (ndisplay=2) first.")
+    plane = set(range(viewer.dims.ndim - 2, viewer.dims.ndim))
+    if set(viewer.dims.displayed) != plane:
+        raise ValueError(
+            f"Layer {image.name!r}: the image plane (its last two axes) must be the displayed axes; "
+            "reset the axis order (viewer.dims.order) before enhancing."
+        )
+
+
+def _shape_rois(viewer, image: Image, shapes: Shapes, shape: tuple[int, ...], scope: str) -> list[roi.RoiBox]:
+    if len(shapes.data) == 0:
+        raise ValueError(
+            f"The Shapes layer {shapes.name!r} has no shapes: draw a rectangle, "
+            "or choose no Shapes layer to enhance the whole image."
+        )
+    to_world_s, to_world_i = data_to_world_matrix(shapes), data_to_world_matrix(image)
+    point = np.asarray(viewer.dims.point, dtype=float)
+    return [
+        roi.roi_box(k, roi.vertices_to_image_data(v, to_world_s, to_world_i, point), kind, shape, scope)
+        for k, (v, kind) in enumerate(zip(shapes.data, shapes.shape_type))
+    ]
+
+
+def _current_index(viewer, image: Image) -> tuple[int, ...]:
+    """The image data index of the slice the viewer shows."""
+    point = np.asarray(viewer.dims.point, dtype=float)[None]
+    here = roi.vertices_to_image_data(point, np.eye(len(point[0]) + 1), data_to_world_matrix(image))
+    return tuple(int(np.floor(c + 0.5)) for c in here[0])
+
+
+def prepare(viewer, image=None, shapes=None, *, scope: str = "slice", margin=None, **options) -> RoiPlan:
+    """Check the layers and the ROIs and build the job; nothing runs yet.
+
+    Parameters are those of :func:`enhance_rois`; with ``shapes=None`` and a
+    Shapes layer present, that layer is used; ``shapes=False`` means the
+    whole image (the widget's "no Shapes layer").
+
+    Raises
+    ------
+    TypeError
+        A layer of the wrong type.
+    ValueError
+        No image layer, an empty Shapes layer, no usable ROI, a 3-D view, bad options.
+    """
+    image = _pick(viewer, image, Image, "image", required=True)
+    shapes = None if shapes is False else _pick(viewer, shapes, Shapes, "shapes", required=False)
+    if scope not in roi.SCOPES:
+        raise ValueError(f"Unknown scope {scope!r}; use one of {', '.join(roi.SCOPES)}.")
+    _check_view(viewer, image)
+    data, channel_axis, shape = _image_source(image)
+    if shapes is None:
+        box = roi.whole_image_box(shape, _current_index(viewer, image), scope)
+        rois, whole = [roi.RoiBox(0, box)], True
+    else:
+        rois, whole = _shape_rois(viewer, image, shapes, shape, scope), False
+    messages = [("warning" if r.skipped else "info", r.message) for r in rois if r.message]
+    kept = [r for r in rois if not r.skipped]
+    if not kept:
+        raise ValueError("No ROI left to enhance. " + " ".join(m for _, m in messages))
+    job = RegionJob(data, [r.box for r in kept], margin=margin, channel_axis=channel_axis, **options)
+    return RoiPlan(image, kept, job, messages, whole)
+
+
+def _translate_for(image: Image, start: tuple[int, ...]) -> np.ndarray:
+    # A crop starting at data index `start` keeps the source's scale, rotate,
+    # shear and affine; only the translate moves, by the start mapped through
+    # the scale/rotate/shear part (napari: physical = R Sh S x + t).
+    linear = Affine(scale=image.scale, rotate=image.rotate, shear=image.shear, ndim=image.ndim).linear_matrix
+    return np.asarray(image.translate, dtype=float) + linear @ np.asarray(start, dtype=float)
+
+
+def _model_name(job: RegionJob) -> str:
+    if job.record is not None:
+        return job.record.name
+    return f"custom {getattr(job.net, 'arch', type(job.net).__name__)} (no weight record)"
+
+
+def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, i: int) -> Image:
+    """The enhanced crop as a new layer placed over its source."""
+    crop = job.crops[i]
+    meta = {
+        "source_layer": image.name,
+        "roi_index": r.index + 1,
+        "roi_box": r.box.as_list(),
+        "crop_box": crop.as_list(),
+        "margin": job.margin,
+        "model": _model_name(job),
+        "weights_sha256": job.record.sha256 if job.record is not None else None,
+        "device": str(job.device),
+        "precision": job.precision,
+        "normalization": job.normalization,
+        "stats": job.stats,
+        "elapsed_s": round(float(job.elapsed[i]), 4) if i < len(job.elapsed) else None,
+    }
+    kwargs = {} if image.rgb else {"colormap": image.colormap}
+    return Image(
+        data,
+        name=f"{image.name} enhanced ROI {r.index + 1}",
+        rgb=image.rgb,
+        scale=image.scale,
+        translate=_translate_for(image, r.box.start),
+        rotate=image.rotate,
+        shear=image.shear,
+        affine=image.affine,
+        units=image.units,
+        axis_labels=image.axis_labels,
+        blending=image.blending,
+        contrast_limits=(0.0, 1.0),
+        metadata={METADATA_KEY: meta},
+        **kwargs,
+    )
+
+
+def enhance_rois(
+    viewer,
+    image=None,
+    shapes=None,
+    *,
+    scope: str = "slice",
+    margin: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **options,
+) -> list[Layer]:
+    """Enhance the ROIs drawn on an image and add them to the viewer.
+
+    The same code path as the dock widget, run synchronously (call it from
+    napari's console or a script).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    image : Image layer or str, optional
+        Default: the selected Image layer, else the only one.
+    shapes : Shapes layer, str or False, optional
+        Default: the selected Shapes layer, else the only one; with no Shapes
+        layer (or ``False``) the whole image is enhanced. Rectangles give
+        their box; rotated rectangles and other shapes their bounding box.
+    scope : {"slice", "stack"}, optional
+        On a stack: the slice each shape was drawn on, or every slice.
+    margin : int, optional
+        Context pixels around each ROI (default: receptive-field radius).
+    progress : callable, optional
+        Called with a :class:`~napari_lowlight.engine.Progress` per batch of tiles.
+    **options
+        ``model``, ``device``, ``precision``, ``tile_size``, ``batch_size``,
+        ``normalization``, ``percentiles``, ``stats``: see
+        :func:`napari_lowlight.enhance_regions`.
+
+    Returns
+    -------
+    list of napari.layers.Image
+        The new layers, one per ROI, named ``"<image> enhanced ROI <k>"``
+        (k counts the shapes from 1), already added to the viewer.
+
+    Raises
+    ------
+    TypeError, ValueError, napari_lowlight.WeightsError
+        Bad layers or ROIs (when none is usable), bad options, missing weights.
+        ROIs that are skipped or changed while others remain give warnings.
+    """
+    plan = prepare(viewer, image, shapes, scope=scope, margin=margin, **options)
+    for level, text in plan.messages:
+        if level == "warning":
+            warnings.warn(text, stacklevel=2)
+    layers = plan.layers(plan.job.run(progress))
+    for layer in layers:
+        viewer.add_layer(layer)
+    return layers
