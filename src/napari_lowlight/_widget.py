@@ -42,13 +42,13 @@ class EnhanceWidget(Container):
 
     Parameters
     ----------
-    viewer : napari.Viewer
+    napari_viewer : napari.Viewer
         Injected by napari when the widget is docked.
     """
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
-        self._viewer = viewer
+        viewer = self._viewer = napari_viewer
         self._custom_models: dict[str, torch.nn.Module] = {}
         self._confirm = ask_user
         self.worker: GeneratorWorker | None = None
@@ -60,7 +60,10 @@ class EnhanceWidget(Container):
             annotation=Optional[napari.layers.Shapes], label="ROIs (Shapes)",
             options={"tooltip": "Rectangles to enhance; none: the whole image"},
         )
-        self.model = ComboBox(label="Model", choices=self._model_choices(), value="auto",
+        self._weights_problem = ""
+        # A callable, so the list is re-read whenever the choices are reset
+        # (layers added or removed, weights installed meanwhile).
+        self.model = ComboBox(label="Model", choices=lambda _widget: self._model_choices(), value="auto",
                               tooltip="auto: 'photo' for RGB, 'fluo' for grey images")
         self.device = ComboBox(label="Device", choices=["auto", *devices.available_devices()], value="auto")
         self.tile_size = SpinBox(label="Tile size", value=engine.DEFAULT_TILE_SIZE, min=16, max=8192, step=16)
@@ -82,14 +85,16 @@ class EnhanceWidget(Container):
         try:
             names = list(weights.available_weights())
         except weights.WeightsError as err:
-            show_warning(str(err))
+            if str(err) != self._weights_problem:  # say it once, not on every refresh
+                self._weights_problem = str(err)
+                show_warning(str(err))
             names = []
-        return ["auto", *names, *getattr(self, "_custom_models", {})]
+        return ["auto", *names, *self._custom_models]
 
     def register_model(self, name: str, net: "torch.nn.Module") -> None:
         """Offer a network (e.g. one fine-tuned in the console) in the model list."""
         self._custom_models[name] = net
-        self.model.choices = self._model_choices()
+        self.model.reset_choices()
         self.model.value = name
 
     def _model_value(self):

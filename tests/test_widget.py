@@ -1,0 +1,375 @@
+"""The console API (napari_lowlight.enhance_rois) and the dock widget.
+
+API tests use a ``ViewerModel`` (no window); widget tests use a real viewer
+(``make_napari_viewer``, run under ``xvfb-run``) and are marked ``gui``.
+All use a randomly initialised network so they do not depend on trained
+weights; the widget is given it with ``register_model``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from napari.components import ViewerModel
+
+import napari_lowlight
+from napari_lowlight import models, viewer_api
+
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return models.build("llunet", 1, 1)
+
+
+@pytest.fixture(scope="module")
+def rgb_net():
+    torch.manual_seed(1)
+    return models.build("llunet", 3, 3)
+
+
+def dark(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.poisson(4.0, shape) * 9).astype(np.uint16)
+
+
+def rect(y0, x0, y1, x1, z=None):
+    pts = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float)
+    return pts if z is None else np.column_stack([np.full(4, float(z)), pts])
+
+
+def world_of(layer, index):
+    return np.asarray(layer.data_to_world(np.asarray(index, dtype=float)))
+
+
+def snapshot(layer):
+    return (np.array(layer.data, copy=True), tuple(layer.scale), tuple(layer.translate), layer.name)
+
+
+def assert_unchanged(layer, before):
+    data, scale, translate, name = before
+    np.testing.assert_array_equal(np.asarray(layer.data), data)
+    assert (tuple(layer.scale), tuple(layer.translate), layer.name) == (scale, translate, name)
+
+
+# -- console API -------------------------------------------------------------
+
+
+def test_enhance_rois_places_crops_exactly_and_records_metadata(net):
+    viewer = ViewerModel()
+    img = dark((96, 120))
+    image = viewer.add_image(img, name="cells", scale=(0.5, 2.0), translate=(10.0, -5.0), colormap="magma",
+                             blending="additive")
+    # The Shapes layer has its own scale and translate: world rectangle
+    # y in [10 + 0.5*30, 10 + 0.5*70], x in [-5 + 2*40, -5 + 2*90].
+    shapes = viewer.add_shapes(scale=(0.25, 4.0), translate=(0.0, 5.0))
+    shapes.add_rectangles([rect((25 - 0) / 0.25, (75 - 5) / 4, 45 / 0.25, (175 - 5) / 4)])
+    before = snapshot(image)
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu", tile_size=32)
+
+    assert layer in viewer.layers and layer.name == "cells enhanced ROI 1"
+    meta = layer.metadata["napari_lowlight"]
+    assert meta["roi_box"] == [[30, 71], [40, 91]]
+    assert layer.data.shape == (41, 51)
+    # Pixel (0, 0) of the crop sits on pixel (30, 40) of the source, in world coordinates.
+    np.testing.assert_allclose(world_of(layer, [0, 0]), world_of(image, [30, 40]))
+    np.testing.assert_allclose(world_of(layer, [40, 50]), world_of(image, [70, 90]))
+    assert tuple(layer.scale) == (0.5, 2.0)
+    assert layer.colormap.name == "magma" and layer.blending == "additive"
+    assert tuple(layer.contrast_limits) == (0.0, 1.0)
+    assert meta["source_layer"] == "cells" and meta["device"] == "cpu" and meta["precision"] == "float32"
+    assert meta["model"].startswith("custom llunet") and meta["weights_sha256"] is None
+    assert meta["elapsed_s"] > 0 and meta["margin"] >= net.receptive_field_radius
+    # The same pixels as the script API.
+    (ref,) = napari_lowlight.enhance_regions(img, [np.s_[30:71, 40:91]], model=net, device="cpu")
+    np.testing.assert_allclose(layer.data, ref, atol=TOL, rtol=0)
+    assert_unchanged(image, before)
+
+
+def test_affine_layers_overlay_exactly(net):
+    viewer = ViewerModel()
+    aff = np.array([[1.0, 0.3, 4.0], [0.0, 1.0, -2.0], [0.0, 0.0, 1.0]])
+    image = viewer.add_image(dark((64, 72)), name="sheared", rotate=20, affine=aff, scale=(1.5, 1.5))
+    shapes = viewer.add_shapes()
+    corner_a, corner_b = world_of(image, [20, 22]), world_of(image, [40, 50])
+    # An axis-aligned world rectangle is rotated in the image's frame: bounding box, with a warning-free note.
+    shapes.add_rectangles([np.array([corner_a, corner_b])])
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    start = layer.metadata["napari_lowlight"]["roi_box"]
+    np.testing.assert_allclose(world_of(layer, [0, 0]), world_of(image, [start[0][0], start[1][0]]), atol=1e-9)
+    np.testing.assert_allclose(layer.affine.affine_matrix, image.affine.affine_matrix)
+
+
+def test_stack_slice_and_every_slice(net):
+    viewer = ViewerModel()
+    image = viewer.add_image(dark((4, 64, 64)), name="stack", scale=(3.0, 1.0, 1.0))
+    shapes = viewer.add_shapes(ndim=3)
+    shapes.add_rectangles([rect(10, 12, 30, 40, z=6)])  # world z = 6 is slice 2 of the image (z scale 3)
+    (one,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    assert one.data.shape == (1, 21, 29)
+    np.testing.assert_allclose(world_of(one, [0, 0, 0]), world_of(image, [2, 10, 12]))
+    (every,) = napari_lowlight.enhance_rois(viewer, image, shapes, scope="stack", model=net, device="cpu")
+    assert every.data.shape == (4, 21, 29)
+    assert every.metadata["napari_lowlight"]["roi_box"] == [[0, 4], [10, 31], [12, 41]]
+
+
+def test_rgb_layer(rgb_net):
+    viewer = ViewerModel()
+    rng = np.random.default_rng(2)
+    image = viewer.add_image((rng.random((64, 80, 3)) * 40).astype(np.uint8), name="photo", translate=(3, 4))
+    shapes = viewer.add_shapes()
+    shapes.add_rectangles([rect(5, 6, 30, 50)])
+    (layer,) = napari_lowlight.enhance_rois(viewer, model=rgb_net, device="cpu")  # layers picked automatically
+    assert layer.rgb and layer.data.shape == (26, 45, 3)
+    np.testing.assert_allclose(layer.translate, [5, 6])  # the world corner drawn
+
+
+def test_lazy_dask_layer_reads_only_the_crop(net):
+    da = pytest.importorskip("dask.array")
+    img = dark((128, 128))
+    reads = []
+
+    class Logged(np.ndarray):
+        def __getitem__(self, key):
+            reads.append(key)
+            return np.asarray(super().__getitem__(key))
+
+    darr = da.from_array(img.view(Logged), chunks=(32, 32), asarray=False)
+    viewer = ViewerModel()
+    image = viewer.add_image(darr, contrast_limits=(0, 100))
+    shapes = viewer.add_shapes()
+    shapes.add_rectangles([rect(100, 100, 120, 120)])
+    reads.clear()  # napari reads the displayed plane itself; count ours only
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    assert layer.metadata["napari_lowlight"]["stats"] == "crop"
+    starts = [k[0].start for k in reads if k[0].stop and k[0].stop > (k[0].start or 0)]
+    assert starts and min(starts) >= 64  # rows 0-63 (two of four chunk rows) never read
+
+
+def test_multiscale_layer_uses_full_resolution(net):
+    viewer = ViewerModel()
+    img = dark((128, 128))
+    image = viewer.add_image([img, img[::2, ::2], img[::4, ::4]], multiscale=True, contrast_limits=(0, 100))
+    shapes = viewer.add_shapes()
+    shapes.add_rectangles([rect(40, 50, 70, 90)])
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    assert layer.data.shape == (31, 41) and not layer.multiscale
+    np.testing.assert_allclose(world_of(layer, [0, 0]), world_of(image, [40, 50]))
+
+
+def test_console_errors_are_clear(net):
+    viewer = ViewerModel()
+    with pytest.raises(ValueError, match="no Image layer"):
+        napari_lowlight.enhance_rois(viewer, model=net)
+    labels = viewer.add_labels(np.zeros((32, 32), np.uint8))
+    with pytest.raises(TypeError, match="Labels layer"):
+        napari_lowlight.enhance_rois(viewer, labels, model=net)
+    image = viewer.add_image(dark((48, 48)))
+    points = viewer.add_points([[1, 1]])
+    with pytest.raises(TypeError, match="Points layer"):
+        napari_lowlight.enhance_rois(viewer, image, points, model=net)
+    shapes = viewer.add_shapes(name="empty")
+    with pytest.raises(ValueError, match="has no shapes"):
+        napari_lowlight.enhance_rois(viewer, image, shapes, model=net)
+    shapes.add_rectangles([rect(100, 100, 120, 120)])
+    with pytest.raises(ValueError, match="outside"):
+        napari_lowlight.enhance_rois(viewer, image, shapes, model=net)
+    shapes.add_rectangles([rect(5, 5, 20, 20)])
+    n = len(viewer.layers)
+    with pytest.warns(UserWarning, match="ROI 1 .*outside"):
+        (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    assert layer.name.endswith("ROI 2") and len(viewer.layers) == n + 1
+
+
+# -- the dock widget ----------------------------------------------------------
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    """Notifications shown by the widget, as (level, text)."""
+    from napari_lowlight import _widget
+
+    seen = []
+    for level in ("info", "warning", "error"):
+        monkeypatch.setattr(_widget, f"show_{level}", lambda text, level=level: seen.append((level, str(text))))
+    return seen
+
+
+@pytest.fixture
+def widget_viewer(make_napari_viewer, net):
+    from napari_lowlight._widget import EnhanceWidget
+
+    viewer = make_napari_viewer()
+    widget = EnhanceWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Enhance low-light ROIs")
+    widget.register_model("random llunet", net)
+    widget.device.value = "cpu"
+    widget.tile_size.value = 32
+    return widget, viewer
+
+
+def run_and_wait(qtbot, widget, timeout=60_000):
+    worker = widget.run()
+    assert worker is not None, "the widget refused to run"
+    with qtbot.waitSignal(worker.finished, timeout=timeout):
+        pass
+    return worker
+
+
+@pytest.mark.gui
+def test_manifest_widget_opens_from_plugin(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-lowlight", "Enhance low-light ROIs")
+    assert widget.model.choices[0] == "auto" and widget.run_button.text == "Run"
+    assert "cpu" in widget.device.choices
+
+
+@pytest.mark.gui
+def test_widget_runs_rois_with_progress(qtbot, widget_viewer, messages):
+    widget, viewer = widget_viewer
+    image = viewer.add_image(dark((96, 112)), name="dark", scale=(2.0, 0.5), translate=(7.0, 3.0))
+    shapes = viewer.add_shapes(name="rois")
+    # Rectangles over image pixels (5, 4)-(40, 50) and (50, 60)-(90, 100), drawn in world coordinates.
+    corners = [([5, 4], [40, 50]), ([50, 60], [90, 100])]
+    shapes.add_rectangles([np.array([world_of(image, a), world_of(image, b)]) for a, b in corners])
+    widget.image.value, widget.shapes.value = image, shapes
+    steps = []
+    worker = widget.run()
+    worker.yielded.connect(steps.append)
+    assert widget.run_button.text == "Cancel" and widget.running
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    names = [ly.name for ly in viewer.layers]
+    assert names[-2:] == ["dark enhanced ROI 1", "dark enhanced ROI 2"]
+    first = viewer.layers["dark enhanced ROI 1"]
+    np.testing.assert_allclose(world_of(first, [0, 0]), world_of(image, [5, 4]))
+    assert first.metadata["napari_lowlight"]["model"].startswith("custom llunet")
+    assert len(steps) > 2 and steps[-1].done == steps[-1].total
+    assert widget.last_layers == [first, viewer.layers[-1]]
+    assert "cpu" in widget.status.value and widget.run_button.text == "Run" and not widget.running
+    assert any(level == "info" and "Enhanced 2 ROI(s) on cpu" in text for level, text in messages)
+
+
+@pytest.mark.gui
+def test_event_loop_keeps_running_during_work(qtbot, widget_viewer):
+    from qtpy.QtCore import QTimer
+
+    widget, viewer = widget_viewer
+    viewer.add_image(dark((192, 192)), name="big")
+    widget.shapes.value = None
+    widget.tile_size.value = 16
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(widget.running))
+    timer.start(10)
+    run_and_wait(qtbot, widget)
+    timer.stop()
+    # The GUI thread ran the timer many times while the worker was busy.
+    assert sum(ticks) >= 5
+    assert viewer.layers[-1].name == "big enhanced ROI 1"
+
+
+@pytest.mark.gui
+def test_cancel_adds_no_layer(qtbot, widget_viewer, messages):
+    widget, viewer = widget_viewer
+    viewer.add_image(dark((192, 192)), name="big")
+    widget.shapes.value = None
+    widget.tile_size.value = 16
+    n = len(viewer.layers)
+    worker = widget.run()
+    with qtbot.waitSignal(worker.yielded, timeout=30_000):
+        pass
+    widget.run_button.clicked.emit()  # the button reads "Cancel" now
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    qtbot.wait(50)
+    assert len(viewer.layers) == n
+    assert ("info", "Cancelled: no layer was added.") in messages
+    assert widget.run_button.text == "Run" and widget.run_button.enabled
+
+
+@pytest.mark.gui
+def test_whole_image_asks_before_large_images(qtbot, widget_viewer, messages, monkeypatch):
+    widget, viewer = widget_viewer
+    viewer.add_image(dark((64, 64)), name="small")
+    widget.shapes.value = None
+    monkeypatch.setattr(viewer_api, "LARGE_IMAGE_PIXELS", 1000)
+    asked = []
+    widget._confirm = lambda parent, text: asked.append(text) or False
+    assert widget.run() is None and len(asked) == 1 and "4,096 pixels" in asked[0]
+    assert len(viewer.layers) == 1
+    widget._confirm = lambda parent, text: True
+    run_and_wait(qtbot, widget)
+    assert viewer.layers[-1].data.shape == (64, 64)
+
+
+@pytest.mark.gui
+def test_stack_and_rgb_in_the_widget(qtbot, widget_viewer, rgb_net):
+    widget, viewer = widget_viewer
+    stack = viewer.add_image(dark((3, 64, 64)), name="stack")
+    shapes = viewer.add_shapes(ndim=3, name="rois3d")
+    shapes.add_rectangles([rect(8, 8, 30, 40, z=1)])
+    widget.image.value, widget.shapes.value = stack, shapes
+    widget.scope.value = "every slice"
+    run_and_wait(qtbot, widget)
+    assert viewer.layers[-1].data.shape == (3, 23, 33)
+
+    photo = viewer.add_image(np.random.default_rng(0).integers(0, 40, (64, 64, 3), dtype=np.uint8), name="rgb")
+    rois = viewer.add_shapes(name="rois2d")
+    rois.add_rectangles([rect(10, 10, 40, 30)])
+    widget.register_model("random rgb", rgb_net)
+    widget.image.value, widget.shapes.value = photo, rois
+    run_and_wait(qtbot, widget)
+    out = viewer.layers[-1]
+    assert out.rgb and out.data.shape == (31, 21, 3) and out.name == "rgb enhanced ROI 1"
+
+
+@pytest.mark.gui
+def test_bad_input_messages(qtbot, widget_viewer, messages, monkeypatch, tmp_path):
+    widget, viewer = widget_viewer
+
+    def last_error():
+        errors = [text for level, text in messages if level == "error"]
+        return errors[-1] if errors else ""
+
+    assert widget.run() is None and "no Image layer" in last_error()
+
+    image = viewer.add_image(dark((48, 48)), name="img")
+    shapes = viewer.add_shapes(name="rois")
+    widget.image.value, widget.shapes.value = image, shapes
+    assert widget.run() is None and "has no shapes" in last_error()
+
+    shapes.add_rectangles([rect(10.2, 10.2, 10.8, 30)])
+    assert widget.run() is None and "empty" in last_error()
+
+    shapes.data = [rect(100, 100, 130, 130)]
+    assert widget.run() is None and "outside" in last_error()
+
+    shapes.data = [rect(5, 5, 20, 20)]
+    viewer.dims.ndisplay = 3
+    assert widget.run() is None and "2-D" in last_error()
+    viewer.dims.ndisplay = 2
+
+    shapes.data = [rect(5, 5, 20, 20)]
+    shapes.add_ellipses([np.array([[25.0, 25.0], [8.0, 8.0]])])
+    run_and_wait(qtbot, widget)
+    assert any(level == "info" and "ellipse" in text and "bounding box" in text for level, text in messages)
+
+    # "auto" with no trained weights installed: a notification, not a crash.
+    monkeypatch.setenv("NAPARI_LOWLIGHT_WEIGHTS_DIR", str(tmp_path))
+    widget.model.value = "auto"
+    n = len(viewer.layers)
+    assert widget.run() is None and "No trained weights named 'fluo'" in last_error()
+    assert len(viewer.layers) == n and not widget.running
+
+
+@pytest.mark.gui
+def test_model_list_is_auto_plus_installed_weights(make_napari_viewer, monkeypatch):
+    from napari_lowlight import _widget, weights
+
+    monkeypatch.setattr(weights, "available_weights", lambda: {"fluo": None, "photo": None, "llcnn-paper": None})
+    widget = _widget.EnhanceWidget(make_napari_viewer())
+    assert list(widget.model.choices) == ["auto", "fluo", "photo", "llcnn-paper"]
