@@ -98,6 +98,7 @@ class PairSampler:
         context = 2 * self.patch
         if self.domain == "fluo":
             i = int(rng.integers(len(self.high)))
+            context = min(context, *self.high[i].shape)
             if rng.random() < self.synthetic:
                 (clean,) = _crop(rng, context, self.high[i])
                 noisy = _percentile(degrade.fluorescence(clean, rng))
@@ -131,7 +132,8 @@ def validation_pairs(domain: str, root: Path, size: int = 256, seed: int = 1234)
     out = []
     for noisy, clean in pairs:
         h, w = clean.shape[:2]
-        y, x = (h - size) // 2, (w - size) // 2
-        crop = (slice(y, y + size), slice(x, x + size))
+        s = min(size, h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        crop = (slice(y, y + s), slice(x, x + s))
         out.append((noisy[crop].transpose(2, 0, 1).copy(), clean[crop].transpose(2, 0, 1).copy()))
     return out

@@ -114,8 +114,20 @@ def _write_log(log: list[dict], path: Path) -> None:
         writer.writerows(log)
 
 
-def train(cfg: TrainConfig, data: Path, out: Path, run_dir: Path | None = None, recipe: str = "", quiet: bool = False) -> weights.Weights:
-    """Train ``cfg`` on ``data``; write the weights and record into ``out``."""
+def train(
+    cfg: TrainConfig,
+    data: Path,
+    out: Path,
+    run_dir: Path | None = None,
+    recipe: str = "",
+    quiet: bool = False,
+    stop_at: int | None = None,
+) -> weights.Weights | None:
+    """Train ``cfg`` on ``data``; write the weights and record into ``out``.
+
+    ``stop_at`` pauses after that many steps (checkpointed, nothing exported,
+    returns None); running again resumes exactly where it stopped.
+    """
     from tqdm import tqdm
 
     run_dir = Path(run_dir or Path("runs") / cfg.name)
@@ -141,7 +153,7 @@ def train(cfg: TrainConfig, data: Path, out: Path, run_dir: Path | None = None, 
         torch.set_rng_state(state["torch_rng"])
     start, running = time.perf_counter() - (log[-1]["minutes"] * 60 if log else 0.0), []
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=quiet, mininterval=5)
-    while step < cfg.steps:
+    while step < min(cfg.steps, stop_at or cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         noisy, clean = sampler.batch(rng, cfg.batch)
@@ -152,7 +164,7 @@ def train(cfg: TrainConfig, data: Path, out: Path, run_dir: Path | None = None, 
         running.append(loss.item())
         step += 1
         bar.update(1)
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if step % cfg.val_every == 0 or step in (cfg.steps, stop_at):
             val_loss, val_psnr = validate(net, loss_fn, val_pairs)
             row = {
                 "step": step,
@@ -169,6 +181,8 @@ def train(cfg: TrainConfig, data: Path, out: Path, run_dir: Path | None = None, 
             _write_log(log, run_dir / "log.csv")
             plot_curves(log, run_dir / "loss.png", f"{cfg.name} ({cfg.arch})")
     bar.close()
+    if step < cfg.steps:
+        return None
     return export(cfg, net.eval(), out, log, recipe)
 
 
