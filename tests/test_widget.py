@@ -225,6 +225,11 @@ def test_manifest_widget_opens_from_plugin(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget("napari-lowlight", "Enhance low-light ROIs")
     assert widget.model.choices[0] == "auto" and widget.run_button.text == "Run"
     assert "cpu" in widget.device.choices
+    # The Layers > Filters menu offers it too.
+    from napari._app_model import get_app_model
+
+    menu = get_app_model().menus.get_menu("napari/layers/filter")
+    assert "napari-lowlight.enhance_rois_widget" in [getattr(item, "command", item).id for item in menu]
 
 
 @pytest.mark.gui
@@ -250,6 +255,7 @@ def test_widget_runs_rois_with_progress(qtbot, widget_viewer, messages):
     assert len(steps) > 2 and steps[-1].done == steps[-1].total
     assert widget.last_layers == [first, viewer.layers[-1]]
     assert "cpu" in widget.status.value and widget.run_button.text == "Run" and not widget.running
+    assert widget._pbar is None  # the progress bar was closed
     assert any(level == "info" and "Enhanced 2 ROI(s) on cpu" in text for level, text in messages)
 
 
@@ -357,6 +363,11 @@ def test_bad_input_messages(qtbot, widget_viewer, messages, monkeypatch, tmp_pat
     shapes.add_ellipses([np.array([[25.0, 25.0], [8.0, 8.0]])])
     run_and_wait(qtbot, widget)
     assert any(level == "info" and "ellipse" in text and "bounding box" in text for level, text in messages)
+
+    # A layer the chosen model cannot take (a 3-channel network, a grey image).
+    torch.manual_seed(0)
+    widget.register_model("rgb only", models.build("llcnn32", 3, 3))
+    assert widget.run() is None and "takes 3 channels, the image has 1" in last_error()
 
     # "auto" with no trained weights installed: a notification, not a crash.
     monkeypatch.setenv("NAPARI_LOWLIGHT_WEIGHTS_DIR", str(tmp_path))
