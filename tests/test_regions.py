@@ -114,7 +114,10 @@ class RecordingArray:
 
     def read_boxes(self):
         """Each read as (start, stop) per axis."""
-        return [[(s.start or 0, s.stop if s.stop is not None else n) for s, n in zip(k, self.shape)] for k in self.reads]
+        def span(s, n):
+            return (s.start or 0, n if s.stop is None else s.stop)
+
+        return [[span(s, n) for s, n in zip(k, self.shape)] for k in self.reads]
 
 
 def _inside(read, crop):
@@ -142,7 +145,8 @@ def test_dask_reads_only_chunks_touching_the_crop(image, grey_net):
     job.run()
     crop = job.crops[0]
     grown = type(crop)(
-        tuple(a // 32 * 32 for a in crop.start), tuple(min(n, -(-b // 32) * 32) for b, n in zip(crop.stop, image.shape))
+        tuple(a // 32 * 32 for a in crop.start),
+        tuple(min(n, -(-b // 32) * 32) for b, n in zip(crop.stop, image.shape)),
     )
     # dask also reads a 0 x 0 slice for its metadata: no pixels.
     reads = [r for r in lazy.read_boxes() if all(b > a for a, b in r)]

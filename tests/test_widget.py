@@ -99,7 +99,8 @@ def test_affine_layers_overlay_exactly(net):
     shapes.add_rectangles([np.array([corner_a, corner_b])])
     (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
     start = layer.metadata["napari_lowlight"]["roi_box"]
-    np.testing.assert_allclose(world_of(layer, [0, 0]), world_of(image, [start[0][0], start[1][0]]), atol=1e-9)
+    corner = world_of(image, [start[0][0], start[1][0]])
+    np.testing.assert_allclose(world_of(layer, [0, 0]), corner, atol=1e-9)
     np.testing.assert_allclose(layer.affine.affine_matrix, image.affine.affine_matrix)
 
 
@@ -122,7 +123,8 @@ def test_rgb_layer(rgb_net):
     image = viewer.add_image((rng.random((64, 80, 3)) * 40).astype(np.uint8), name="photo", translate=(3, 4))
     shapes = viewer.add_shapes()
     shapes.add_rectangles([rect(5, 6, 30, 50)])
-    (layer,) = napari_lowlight.enhance_rois(viewer, model=rgb_net, device="cpu")  # layers picked automatically
+    # The only Image and Shapes layers are picked automatically.
+    (layer,) = napari_lowlight.enhance_rois(viewer, model=rgb_net, device="cpu")
     assert layer.rgb and layer.data.shape == (26, 45, 3)
     np.testing.assert_allclose(layer.translate, [5, 6])  # the world corner drawn
 
@@ -194,7 +196,10 @@ def messages(monkeypatch):
 
     seen = []
     for level in ("info", "warning", "error"):
-        monkeypatch.setattr(_widget, f"show_{level}", lambda text, level=level: seen.append((level, str(text))))
+        def show(text, level=level):
+            seen.append((level, str(text)))
+
+        monkeypatch.setattr(_widget, f"show_{level}", show)
     return seen
 
 
@@ -323,7 +328,8 @@ def test_stack_and_rgb_in_the_widget(qtbot, widget_viewer, rgb_net):
     run_and_wait(qtbot, widget)
     assert viewer.layers[-1].data.shape == (3, 23, 33)
 
-    photo = viewer.add_image(np.random.default_rng(0).integers(0, 40, (64, 64, 3), dtype=np.uint8), name="rgb")
+    rgb = np.random.default_rng(0).integers(0, 40, (64, 64, 3), dtype=np.uint8)
+    photo = viewer.add_image(rgb, name="rgb")
     rois = viewer.add_shapes(name="rois2d")
     rois.add_rectangles([rect(10, 10, 40, 30)])
     widget.register_model("random rgb", rgb_net)
@@ -381,6 +387,7 @@ def test_bad_input_messages(qtbot, widget_viewer, messages, monkeypatch, tmp_pat
 def test_model_list_is_auto_plus_installed_weights(make_napari_viewer, monkeypatch):
     from napari_lowlight import _widget, weights
 
-    monkeypatch.setattr(weights, "available_weights", lambda: {"fluo": None, "photo": None, "llcnn-paper": None})
+    installed = {"fluo": None, "photo": None, "llcnn-paper": None}
+    monkeypatch.setattr(weights, "available_weights", lambda: installed)
     widget = _widget.EnhanceWidget(make_napari_viewer())
     assert list(widget.model.choices) == ["auto", "fluo", "photo", "llcnn-paper"]

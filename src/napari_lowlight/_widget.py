@@ -154,7 +154,8 @@ class EnhanceWidget(Container):
         if plan is None:
             return None
         job = plan.job
-        self._pbar = napari_progress(total=job.total, desc=f"Enhancing {len(plan.rois)} ROI(s) on {job.device}")
+        desc = f"Enhancing {len(plan.rois)} ROI(s) on {job.device}"
+        self._pbar = napari_progress(total=job.total, desc=desc)
         worker = thread_worker(job.steps, start_thread=False)()
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda results: self._on_done(plan, results))
@@ -178,7 +179,7 @@ class EnhanceWidget(Container):
         self.last_layers = layers
         job = plan.job
         self.status.value = f"{job.device} ({job.precision}), {sum(job.elapsed):.2f} s"
-        show_info(f"Enhanced {len(layers)} ROI(s) on {job.device} ({job.precision}) in {sum(job.elapsed):.2f} s.")
+        show_info(f"Enhanced {len(layers)} ROI(s) on {self.status.value}.")
 
     def _on_finished(self) -> None:
         if self._pbar is not None:

@@ -193,7 +193,8 @@ class RegionJob:
         pairs = [roi.with_margin(b, self.shape, self.margin, align) for b in self.boxes]
         self.crops, self._inner = [p[0] for p in pairs], [p[1] for p in pairs]
         self._options = options
-        self._probes = [self._job(self._placeholder(c), options.get("normalization", "auto")) for c in self.crops]
+        mode = options.get("normalization", "auto")
+        self._probes = [self._job(self._placeholder(c), mode) for c in self.crops]
         first = self._probes[0]
         self.device, self.precision, self.normalization = first.device, first.precision, first.normalization
         self.percentiles = first.percentiles

@@ -256,7 +256,9 @@ def default_margin(receptive_field_radius: int, downsampling: int = 1) -> int:
     return round_up(receptive_field_radius, max(1, downsampling))
 
 
-def with_margin(box: Box, shape: tuple[int, ...], margin: int, align: int = 1) -> tuple[Box, tuple[slice, ...]]:
+def with_margin(
+    box: Box, shape: tuple[int, ...], margin: int, align: int = 1
+) -> tuple[Box, tuple[slice, ...]]:
     """Grow a box by ``margin`` pixels in the image plane, clipped at the image.
 
     The start is moved down to a multiple of ``align`` (the network's

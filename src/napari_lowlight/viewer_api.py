@@ -46,7 +46,8 @@ class RoiPlan:
 
     def layers(self, results: list[np.ndarray]) -> list[Image]:
         """New Image layers, one per ROI, overlaying the source exactly."""
-        return [output_layer(self.image, r, out, self.job, i) for i, (r, out) in enumerate(zip(self.rois, results))]
+        pairs = enumerate(zip(self.rois, results))
+        return [output_layer(self.image, r, out, self.job, i) for i, (r, out) in pairs]
 
 
 def data_to_world_matrix(layer: Layer) -> np.ndarray:
@@ -66,7 +67,10 @@ def _pick(viewer, layer, kind: type, what: str, required: bool):
                 raise ValueError(f"No layer named {layer!r} in the viewer.")
             layer = viewer.layers[layer]
         if not isinstance(layer, kind):
-            raise TypeError(f"Layer {layer.name!r} is a {type(layer).__name__} layer; {what} must be a {kind.__name__} layer.")
+            raise TypeError(
+                f"Layer {layer.name!r} is a {type(layer).__name__} layer; "
+                f"{what} must be a {kind.__name__} layer."
+            )
         return layer
     selected = [ly for ly in viewer.layers.selection if isinstance(ly, kind)]
     every = [ly for ly in viewer.layers if isinstance(ly, kind)]
