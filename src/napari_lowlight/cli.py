@@ -1,4 +1,7 @@
-"""Command line: ``napari-lowlight enhance|train|evaluate|demo``."""
+"""Command line: ``napari-lowlight enhance|train|evaluate|demo``.
+
+Every failure prints ``error: ...`` and exits non-zero; inputs are never overwritten.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,102 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read(path: Path):
+    import numpy as np
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(path)
+    from skimage import io
+
+    return np.asarray(io.imread(path))
+
+
+def _write(path: Path, image, like_dtype) -> None:
+    """TIFF keeps float32; 8-bit formats (PNG, JPEG) get a rounded uint8."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        tifffile.imwrite(path, image.astype(np.float32))
+    else:
+        from skimage import io
+
+        io.imsave(path, np.round(image * 255).astype(np.uint8), check_contrast=False)
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    from .engine import enhance
+
+    failures = 0
+    for src in args.inputs:
+        dst = args.output_dir / (src.stem + "_enhanced" + (args.suffix or src.suffix))
+        if dst.resolve() == src.resolve() or (dst.exists() and not args.overwrite):
+            print(f"error: {dst} exists; pass --overwrite or choose another --output-dir", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            image = _read(src)
+            axis = args.channel_axis
+            if axis is None and image.ndim == 3 and image.shape[-1] in (3, 4):
+                axis = -1  # a colour file
+            out = enhance(image, model=args.model, channel_axis=axis, device=args.device,
+                          precision=args.precision, tile_size=args.tile_size)
+        except (OSError, ValueError, RuntimeError) as err:
+            print(f"error: {src}: {err}", file=sys.stderr)
+            failures += 1
+            continue
+        _write(dst, out, image.dtype)
+        print(f"{src} -> {dst}")
+    return 1 if failures else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import os
+
+    from ._sample_data import dark_fluorescence
+    from .engine import EnhanceJob
+
+    dark = dark_fluorescence()
+    job = EnhanceJob(dark, device=args.device)
+    enhanced = job.run()
+    print(f"enhanced the {dark.shape[1]}x{dark.shape[0]} fluorescence sample with {job.record.name!r} "
+          f"on {job.device} in {job.elapsed:.2f} s")
+    if os.environ.get("DISPLAY") and not args.no_viewer:
+        import napari
+
+        viewer = napari.Viewer(title="napari-lowlight demo")
+        viewer.add_image(dark, name="dark noisy sample", colormap="green")
+        viewer.add_image(enhanced, name="enhanced", colormap="green", contrast_limits=(0, 1))
+        viewer.grid.enabled = True
+        napari.run()
+        return 0
+    out = args.output_dir
+    _write(out / "sample_dark.tif", dark.astype("float32") / dark.max(), dark.dtype)
+    _write(out / "sample_enhanced.tif", enhanced, dark.dtype)
+    _write(out / "sample_enhanced.png", enhanced, dark.dtype)
+    print(f"no display: wrote {out / 'sample_dark.tif'}, {out / 'sample_enhanced.tif'} and .png")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from . import evaluate
+
+    cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit)
+    default = "fluo" if args.suite == "fluo" else "photo"
+    models = tuple(args.models.split(",")) if args.models else ("llcnn-paper", default)
+    print(f"suite {args.suite}: {len(cases)} images" + (f", centre {args.crop} px" if args.crop else ""))
+    rows = evaluate.evaluate(args.suite, cases, models)
+    print(evaluate.table(rows, args.suite))
+    if args.contact_sheet:
+        evaluate.contact_sheet(rows, cases, args.contact_sheet, args.suite)
+        print(f"contact sheet: {args.contact_sheet}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="napari-lowlight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +130,33 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=0, help="override the config's step count")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
+
+    e = sub.add_parser("enhance", help="enhance image files (TIFF, PNG, JPEG)")
+    e.add_argument("inputs", nargs="+", type=Path)
+    e.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="default: current folder")
+    e.add_argument("--suffix", default=None, help="output file type, e.g. .tif (default: the input's)")
+    e.add_argument("--model", default="auto")
+    e.add_argument("--channel-axis", type=int, default=None, help="default: last axis for 3/4-channel images")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    e.add_argument("--tile-size", type=int, default=None)
+    e.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
+    e.set_defaults(func=_enhance)
+
+    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set")
+    v.add_argument("--suite", required=True, choices=["fluo", "photo", "photo-gamma"])
+    v.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
+    v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
+    v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
+    v.add_argument("--models", default="", help="comma-separated weight sets (default: llcnn-paper and the suite's own)")
+    v.add_argument("--contact-sheet", type=Path, default=None, help="write a PNG of a few results")
+    v.set_defaults(func=_evaluate)
+
+    d = sub.add_parser("demo", help="enhance the bundled dark sample; show it, or write it without a display")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--no-viewer", action="store_true")
+    d.add_argument("--output-dir", type=Path, default=Path("demo-output"))
+    d.set_defaults(func=_demo)
     return parser
 
 

@@ -1,0 +1,232 @@
+"""``napari-lowlight evaluate --suite fluo|photo|photo-gamma --data DIR``.
+
+One table, every row computed in the same run on the same images: the raw
+input, CLAHE, non-local means, brighten-then-NLM, brighten-then-BM3D,
+``llcnn-paper`` and our model, with PSNR, SSIM (skimage.metrics) and Mpx/s.
+
+Scoring
+-------
+``fluo`` (CSBDeep's convention): the target is normalised by its (0.1, 99.9)
+percentiles and every prediction is fitted to it by least squares (a*x + b)
+before PSNR/SSIM, data range 1. Inputs are W2S validation fields 071-080.
+``photo``: Kodak24 darkened by the physical low-light model (seeded), scored
+against the clean image, data range 1, with no rescaling. The "GT-mean"
+columns (prediction scaled so its mean matches the target's, as low-light
+papers report) are shown separately.
+``photo-gamma``: LLCNN's protocol (gamma in (2, 5), Gaussian sigma <= 0.03).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from skimage import exposure, restoration
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from . import datasets, degrade, normalize
+
+SUITES = ("fluo", "photo", "photo-gamma")
+
+
+@dataclass
+class Case:
+    """One evaluation image: what the user has (``raw``, original dtype) and the truth."""
+
+    raw: np.ndarray
+    target: np.ndarray  # float in [0, 1] (photo) or percentile-normalised (fluo)
+
+
+@dataclass
+class Row:
+    name: str
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    psnr_gt_mean: list[float] = field(default_factory=list)
+    ssim_gt_mean: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    outputs: list[np.ndarray] = field(default_factory=list)
+
+
+def _centre(a: np.ndarray, size: int) -> np.ndarray:
+    if not size:
+        return a
+    h, w = a.shape[:2]
+    s = min(size, h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return a[y : y + s, x : x + s]
+
+
+def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0) -> list[Case]:
+    """The suite's validation images, centre-cropped to ``crop`` px if set."""
+    from skimage import io
+
+    cases = []
+    if suite == "fluo":
+        lows = sorted((Path(data) / "w2s-train" / "low").glob("*.tif"))
+        for p in [p for p in lows if datasets._field(p) in datasets.FLUO_VAL_FIELDS]:
+            raw = _centre(io.imread(p), crop)
+            high = _centre(io.imread(p.parent.parent / "high" / p.name), crop).astype(np.float32)
+            lo, hi = np.percentile(high, [0.1, 99.9])
+            cases.append(Case(raw, (high - lo) / (hi - lo)))
+    elif suite in ("photo", "photo-gamma"):
+        rng = np.random.default_rng(seed)
+        for clean in datasets.load_photos(data, validation=True):
+            clean = _centre(clean, crop)
+            dark = degrade.low_light_photo(clean, rng) if suite == "photo" else degrade.gamma_photo(clean, rng)
+            cases.append(Case(np.round(dark * 255).astype(np.uint8), clean))
+    else:
+        raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
+    return cases[:limit] if limit else cases
+
+
+# ---- the methods: each maps a raw image to a float prediction -------------------------
+
+
+def _unit(raw: np.ndarray, suite: str) -> np.ndarray:
+    """What a user would feed a classical filter: percentile-normalised
+    fluorescence, or the photo in [0, 1]; clipped to [0, 1]."""
+    mode = "percentile" if suite == "fluo" else "dtype"
+    x = normalize.normalize(raw[..., None] if raw.ndim == 2 else raw, mode)
+    return np.clip(x[..., 0] if raw.ndim == 2 else x, 0, 1)
+
+
+def _brighten(x: np.ndarray, suite: str) -> np.ndarray:
+    """Fluorescence: a gamma that puts the mean at 0.4. Photos: exposure
+    correction in linear light to a mean of 0.18."""
+    if suite == "fluo":
+        m = float(np.clip(x.mean(), 1e-4, 0.999))
+        return x ** (np.log(0.4) / np.log(m))
+    return np.clip(normalize.expose(x), 0, 1)
+
+
+def _nlm(x: np.ndarray) -> np.ndarray:
+    axis = -1 if x.ndim == 3 else None
+    sigma = float(np.mean(restoration.estimate_sigma(x, channel_axis=axis)))
+    return restoration.denoise_nl_means(
+        x, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=axis
+    )
+
+
+def _bm3d(x: np.ndarray) -> np.ndarray:
+    import bm3d
+
+    axis = -1 if x.ndim == 3 else None
+    sigma = max(float(np.mean(restoration.estimate_sigma(x, channel_axis=axis))), 1e-3)
+    return bm3d.bm3d_rgb(x, sigma) if x.ndim == 3 else bm3d.bm3d(x, sigma)
+
+
+def methods(suite: str, models: tuple[str, ...]) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    from .engine import enhance
+
+    def network(name):
+        def run(raw):
+            if suite == "fluo" and name == "llcnn-paper":
+                # A 3-channel photo network: feed the grey image as RGB, average the output.
+                rgb = np.repeat(_unit(raw, suite)[..., None], 3, axis=-1)
+                return enhance(rgb, model=name, channel_axis=-1).mean(axis=-1)
+            return enhance(raw, model=name, channel_axis=-1 if raw.ndim == 3 else None)
+
+        return run
+
+    table = {
+        "raw input": lambda raw: _unit(raw, suite),
+        "CLAHE": lambda raw: exposure.equalize_adapthist(_unit(raw, suite)),
+        "non-local means": lambda raw: _nlm(_unit(raw, suite)),
+        "brighten + non-local means": lambda raw: _nlm(_brighten(_unit(raw, suite), suite)),
+        "brighten + BM3D": lambda raw: _bm3d(_brighten(_unit(raw, suite), suite)),
+    }
+    for name in models:
+        table[f"{name} (ours)" if name != "llcnn-paper" else name] = network(name)
+    return table
+
+
+# ---- scoring -------------------------------------------------------------------------
+
+
+def fit_least_squares(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``a * pred + b`` closest to ``target`` in the least-squares sense."""
+    x, y = pred.ravel().astype(np.float64), target.ravel().astype(np.float64)
+    a, b = np.polyfit(x, y, 1) if x.std() > 0 else (0.0, y.mean())
+    return (a * pred + b).astype(np.float32)
+
+
+def score(pred: np.ndarray, target: np.ndarray, suite: str) -> tuple[float, float]:
+    if suite == "fluo":
+        pred = fit_least_squares(pred, target)
+    pred, target = pred.astype(np.float64), target.astype(np.float64)
+    axis = -1 if target.ndim == 3 else None
+    return (
+        peak_signal_noise_ratio(target, pred, data_range=1.0),
+        structural_similarity(target, pred, data_range=1.0, channel_axis=axis),
+    )
+
+
+def gt_mean(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The "GT-mean" variant: the prediction scaled to the target's mean."""
+    return np.clip(pred * (target.mean() / max(pred.mean(), 1e-8)), 0, 1)
+
+
+def evaluate(suite: str, cases: list[Case], models: tuple[str, ...], progress=print) -> list[Row]:
+    rows = []
+    for name, method in methods(suite, models).items():
+        row = Row(name)
+        for case in cases:
+            t = time.perf_counter()
+            pred = np.asarray(method(case.raw), dtype=np.float32)
+            row.seconds += time.perf_counter() - t
+            row.megapixels += case.raw.shape[0] * case.raw.shape[1] / 1e6
+            p, s = score(pred, case.target, suite)
+            row.psnr.append(p), row.ssim.append(s)
+            if suite != "fluo":
+                p, s = score(gt_mean(pred, case.target), case.target, suite)
+                row.psnr_gt_mean.append(p), row.ssim_gt_mean.append(s)
+            row.outputs.append(pred)
+        progress(f"  {name}: {np.mean(row.psnr):.2f} dB, {np.mean(row.ssim):.3f}")
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[Row], suite: str) -> str:
+    gt = suite != "fluo"
+    head = "| method | PSNR (dB) | SSIM |" + (" PSNR GT-mean | SSIM GT-mean |" if gt else "") + " Mpx/s |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        cells = [r.name, f"{np.mean(r.psnr):.2f}", f"{np.mean(r.ssim):.3f}"]
+        if gt:
+            cells += [f"{np.mean(r.psnr_gt_mean):.2f}", f"{np.mean(r.ssim_gt_mean):.3f}"]
+        cells.append(f"{r.megapixels / r.seconds:.2f}" if r.seconds else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n: int = 3) -> None:
+    """PNG grid: input, best classical filter, ours, target for ``n`` images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classical = [r for r in rows if r.name not in ("raw input",) and "(ours)" not in r.name and r.name != "llcnn-paper"]
+    best = max(classical, key=lambda r: np.mean(r.psnr))
+    ours = next(r for r in rows if "(ours)" in r.name)
+    raw = rows[0]
+    columns = [("input", raw), (f"best classical: {best.name}", best), (ours.name, ours)]
+    n = min(n, len(cases))
+    fig, axes = plt.subplots(n, 4, figsize=(13, 3.3 * n), squeeze=False)
+    for i in range(n):
+        panels = [(title, r.outputs[i]) for title, r in columns] + [("target", cases[i].target)]
+        for ax, (title, img) in zip(axes[i], panels):
+            if suite == "fluo":
+                img = fit_least_squares(img, cases[i].target) if title != "target" else img
+            ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
