@@ -53,14 +53,13 @@ def speed_table(size: int, skip_bm3d: bool) -> str:
     from skimage import restoration
 
     from napari_lowlight import enhance, models
-
     from napari_lowlight.devices import set_threads
 
     threads = set_threads()
     image = test_image(size)
     mpx = size * size / 1e6
     peak = matmul_gflops()
-    rows = [f"| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak |", "|---|---|---|---|---|---|"]
+    rows = ["| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak |", "|---|---|---|---|---|---|"]
     for name in models.available():
         torch.manual_seed(0)
         net = models.build(name)
@@ -69,7 +68,7 @@ def speed_table(size: int, skip_bm3d: bool) -> str:
             gflops = net.macs_per_pixel * 2 * mpx / t / 1e9
             rows.append(f"| {name} | {precision} | {mpx / t:.2f} | {net.macs_per_pixel:,} | {gflops:.1f} | {gflops / peak:.0%} |")
     sigma = float(restoration.estimate_sigma(image))
-    nlm = lambda: restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6)  # noqa: E731
+    nlm = lambda: restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6)
     rows.append(f"| skimage non-local means (fast) | fp64 | {mpx / best_of(nlm, 1):.2f} | | | |")
     if not skip_bm3d:
         import bm3d

@@ -45,7 +45,7 @@ def _ms_ssim_reference(x, y):
     """Independent MS-SSIM in numpy/scipy (Wang et al. 2003), same padding."""
     weights = np.array(losses.MS_WEIGHTS)
     c1, c2 = losses.C1, losses.C2
-    blur = lambda a: ndimage.gaussian_filter(a, 1.5, mode="mirror", truncate=3.5)  # noqa: E731
+    blur = lambda a: ndimage.gaussian_filter(a, 1.5, mode="mirror", truncate=3.5)
     result = 1.0
     for s, w in enumerate(weights):
         mx, my = blur(x), blur(y)

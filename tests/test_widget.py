@@ -120,7 +120,7 @@ def test_stack_slice_and_every_slice(net):
 def test_rgb_layer(rgb_net):
     viewer = ViewerModel()
     rng = np.random.default_rng(2)
-    image = viewer.add_image((rng.random((64, 80, 3)) * 40).astype(np.uint8), name="photo", translate=(3, 4))
+    viewer.add_image((rng.random((64, 80, 3)) * 40).astype(np.uint8), name="photo", translate=(3, 4))
     shapes = viewer.add_shapes()
     shapes.add_rectangles([rect(5, 6, 30, 50)])
     # The only Image and Shapes layers are picked automatically.

@@ -91,7 +91,7 @@ class EnhanceWidget(Container):
             names = []
         return ["auto", *names, *self._custom_models]
 
-    def register_model(self, name: str, net: "torch.nn.Module") -> None:
+    def register_model(self, name: str, net: torch.nn.Module) -> None:
         """Offer a network (e.g. one fine-tuned in the console) in the model list."""
         self._custom_models[name] = net
         self.model.reset_choices()

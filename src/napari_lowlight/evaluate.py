@@ -19,9 +19,9 @@ papers report) are shown separately.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from skimage import exposure, restoration

@@ -21,6 +21,8 @@ Two conventions:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .degrade import linear_to_srgb, srgb_to_linear
@@ -50,49 +52,78 @@ def dtype_range(dtype: np.dtype) -> tuple[float, float]:
     return 0.0, 1.0
 
 
-def normalize(
-    data: np.ndarray,
-    mode: str,
-    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-    channel_last: bool = True,
-) -> np.ndarray:
-    """Normalise ``data`` (channels on the last axis) to float32.
+@dataclass(frozen=True)
+class Normalizer:
+    """Normalisation statistics fixed once, applicable to any crop of the
+    image they were taken from (channels last), so every tile and every ROI
+    sees the same mapping."""
+
+    mode: str
+    low: np.ndarray | None = None  # per channel, "percentile"
+    high: np.ndarray | None = None
+    gain: float | None = None  # "exposure", in linear light
+
+    def apply(self, data: np.ndarray) -> np.ndarray:
+        """float32 normalised copy of ``data`` (channels last)."""
+        out = to_float(data)
+        if self.mode == "percentile":
+            # A flat channel (high == low) maps to 0 instead of dividing by zero.
+            scale = np.where(self.high > self.low, self.high - self.low, 1.0).astype(np.float32)
+            out -= self.low.astype(np.float32)
+            out /= scale
+            return out
+        lo, hi = dtype_range(data.dtype)
+        if (lo, hi) != (0.0, 1.0):
+            out -= lo
+            out /= hi - lo
+        if self.mode == "exposure":
+            return linear_to_srgb(srgb_to_linear(np.clip(out, 0.0, 1.0)) * self.gain)
+        return out
+
+
+def statistics(
+    reference: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
+) -> Normalizer:
+    """The :class:`Normalizer` of ``reference`` (channels last) for ``mode``.
 
     Parameters
     ----------
-    data : ndarray
-        Any numeric array, channels last.
+    reference : ndarray
+        The image (or a representative subsample of it), channels last.
     mode : {"percentile", "dtype", "exposure"}
     percentiles : (float, float)
         Low and high percentiles for ``"percentile"`` mode, 0 <= low < high <= 100.
+    """
+    if mode == "percentile":
+        low, high = percentiles
+        if not 0 <= low < high <= 100:
+            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}.")
+        flat = to_float(reference).reshape(-1, reference.shape[-1])
+        lo, hi = np.percentile(flat, [low, high], axis=0)
+        return Normalizer(mode, low=lo, high=hi)
+    if mode == "exposure":
+        srgb = Normalizer("dtype").apply(reference)
+        mean = float(srgb_to_linear(np.clip(srgb, 0.0, 1.0)).mean())
+        return Normalizer(mode, gain=min(EXPOSURE_TARGET_MEAN / max(mean, 1e-8), EXPOSURE_MAX_GAIN))
+    if mode == "dtype":
+        return Normalizer(mode)
+    raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
+
+
+def normalize(
+    data: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
+) -> np.ndarray:
+    """Normalise ``data`` (channels on the last axis) with its own statistics.
 
     Returns
     -------
     ndarray of float32, same shape.
     """
-    if mode not in MODES:
-        raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
-    out = to_float(data)
-    if mode in ("dtype", "exposure"):
-        lo, hi = dtype_range(data.dtype)
-        if (lo, hi) != (0.0, 1.0):
-            out -= lo
-            out /= hi - lo
-        return expose(out) if mode == "exposure" else out
-    low, high = percentiles
-    if not 0 <= low < high <= 100:
-        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}.")
-    flat = out.reshape(-1, out.shape[-1]) if channel_last else out.reshape(-1, 1)
-    lo, hi = np.percentile(flat, [low, high], axis=0)
-    # A flat channel (hi == lo) maps to 0 instead of dividing by zero.
-    scale = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
-    out -= lo.astype(np.float32)
-    out /= scale
-    return out
+    return statistics(data, mode, percentiles).apply(data)
 
 
 def expose(srgb: np.ndarray, target_mean: float = EXPOSURE_TARGET_MEAN) -> np.ndarray:
-    """Scale an sRGB image in linear light so its mean becomes ``target_mean``."""
+    """Scale an sRGB image in [0, 1] in linear light so its mean becomes ``target_mean``."""
     linear = srgb_to_linear(np.clip(srgb, 0.0, 1.0))
     gain = min(target_mean / max(float(linear.mean()), 1e-8), EXPOSURE_MAX_GAIN)
     return linear_to_srgb(linear * gain)

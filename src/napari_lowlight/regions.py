@@ -35,61 +35,17 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass
-from typing import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
 from . import engine, normalize, roi
-from .degrade import linear_to_srgb, srgb_to_linear
 from .engine import Progress
 
 STATS_SOURCES = ("auto", "image", "crop")
 # Values used to estimate the statistics: 16 Mi is exact for images up to
 # 4096 x 4096 and keeps the percentile computation well under a second.
 STATS_MAX_ELEMENTS = 1 << 24
-
-
-@dataclass(frozen=True)
-class Normalizer:
-    """Statistics fixed once and applied to every crop (channels last)."""
-
-    mode: str
-    low: np.ndarray | None = None  # per channel, "percentile"
-    high: np.ndarray | None = None
-    gain: float | None = None  # "exposure", in linear light
-
-    def apply(self, crop: np.ndarray) -> np.ndarray:
-        """Normalise a crop exactly as the engine would with these statistics."""
-        out = normalize.to_float(crop)
-        if self.mode == "percentile":
-            # The engine's arithmetic, step for step, so results agree to float precision.
-            scale = np.where(self.high > self.low, self.high - self.low, 1.0).astype(np.float32)
-            out -= self.low.astype(np.float32)
-            out /= scale
-            return out
-        lo, hi = normalize.dtype_range(crop.dtype)
-        if (lo, hi) != (0.0, 1.0):
-            out -= lo
-            out /= hi - lo
-        return linear_to_srgb(srgb_to_linear(np.clip(out, 0.0, 1.0)) * self.gain)
-
-
-def statistics(reference: np.ndarray, mode: str, percentiles: tuple[float, float]) -> Normalizer:
-    """The :class:`Normalizer` of ``reference`` (channels last) for ``mode``."""
-    if mode == "percentile":
-        low, high = percentiles
-        if not 0 <= low < high <= 100:
-            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}.")
-        flat = normalize.to_float(reference).reshape(-1, reference.shape[-1])
-        lo, hi = np.percentile(flat, [low, high], axis=0)
-        return Normalizer(mode, low=lo, high=hi)
-    if mode == "exposure":
-        srgb = normalize.normalize(reference, "dtype")
-        mean = float(srgb_to_linear(np.clip(srgb, 0.0, 1.0)).mean())
-        gain = min(normalize.EXPOSURE_TARGET_MEAN / max(mean, 1e-8), normalize.EXPOSURE_MAX_GAIN)
-        return Normalizer(mode, gain=gain)
-    raise ValueError(f"Normalisation {mode!r} needs no statistics.")
 
 
 def subsample(data, channel_axis: int | None, max_elements: int = STATS_MAX_ELEMENTS) -> np.ndarray:
@@ -248,17 +204,17 @@ class RegionJob:
         ref = subsample(level, self.channel_axis)
         return ref[..., :3] if self._probes[0].alpha is not None else ref
 
-    def _normalizer(self) -> Normalizer | None:
+    def _normalizer(self) -> normalize.Normalizer | None:
         if self.stats != "image":
             return None
-        return statistics(self._reference(), self.normalization, self.percentiles)
+        return normalize.statistics(self._reference(), self.normalization, self.percentiles)
 
     def read(self, k: int) -> np.ndarray:
         """Read crop ``k`` (region plus margin): slice first, then load, so a
         lazy array only reads the chunks it touches."""
         return np.asarray(self.data[_with_channel(self.crops[k].slices, self.channel_axis)])
 
-    def _prepared(self, crop: np.ndarray, normalizer: Normalizer | None) -> tuple[np.ndarray, str]:
+    def _prepared(self, crop: np.ndarray, normalizer: normalize.Normalizer | None) -> tuple[np.ndarray, str]:
         if normalizer is None:
             return crop, self.normalization
         x = np.moveaxis(crop, self.channel_axis, -1) if self.channel_axis is not None else crop[..., None]

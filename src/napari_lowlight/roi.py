@@ -54,7 +54,7 @@ class Box:
         return any(n == 0 for n in self.shape)
 
     @classmethod
-    def from_slices(cls, slices, shape: tuple[int, ...]) -> "Box":
+    def from_slices(cls, slices, shape: tuple[int, ...]) -> Box:
         """A box from numpy-style slices (step 1) over an array of ``shape``;
         missing trailing axes are taken whole."""
         slices = tuple(slices) + (slice(None),) * (len(shape) - len(tuple(slices)))

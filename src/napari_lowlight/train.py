@@ -12,11 +12,11 @@ from __future__ import annotations
 import csv
 import math
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tomllib
 import torch
 
 from . import datasets, losses, models, weights
@@ -44,7 +44,7 @@ class TrainConfig:
     description: str = ""
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         with open(path, "rb") as fh:
             return cls(**tomllib.load(fh))
 

@@ -13,8 +13,8 @@ This module imports napari's layer and transform classes, never Qt.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from napari.layers import Image, Layer, Shapes

@@ -15,7 +15,7 @@ relies on:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -68,4 +68,4 @@ def count_parameters(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
-__all__ = ["available", "build", "count_parameters", "LLCNN", "LLUNet"]
+__all__ = ["LLCNN", "LLUNet", "available", "build", "count_parameters"]
