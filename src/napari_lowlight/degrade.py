@@ -4,9 +4,9 @@ All functions take float images in [0, 1] (channels last for colour) and a
 ``numpy.random.Generator``, and return float32.
 
 * :func:`low_light_photo`: the physical model of a dark exposure. sRGB is
-  decoded to linear light, the exposure reduced by a random factor, photon
-  shot noise (Poisson) at a random photon count plus Gaussian read noise
-  added, re-encoded to sRGB and quantised to 8 bits.
+  decoded to linear light, the exposure reduced by a random factor k, photon
+  shot noise (Poisson, k times fewer photons than a full exposure) plus
+  Gaussian read noise added, re-encoded to sRGB and quantised to 8 bits.
 * :func:`gamma_photo`: LLCNN's own protocol, a random gamma in (2, 5) then
   additive Gaussian noise.
 * :func:`fluorescence`: Poisson-Gaussian noise at a random photon level on a
@@ -41,9 +41,9 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 def low_light_photo(
     clean: np.ndarray,
     rng: np.random.Generator,
-    exposure: tuple[float, float] = (0.03, 0.3),
-    photons: tuple[float, float] = (30.0, 1000.0),
-    read_noise: tuple[float, float] = (0.0005, 0.005),
+    exposure: tuple[float, float] = (0.02, 0.2),
+    full_well: tuple[float, float] = (300.0, 3000.0),
+    read_noise: tuple[float, float] = (0.0002, 0.002),
 ) -> np.ndarray:
     """A dark, noisy 8-bit exposure of a clean sRGB image.
 
@@ -53,22 +53,24 @@ def low_light_photo(
         sRGB values in [0, 1].
     rng : numpy.random.Generator
     exposure : (float, float)
-        Range of the exposure factor in linear light (log-uniform).
-    photons : (float, float)
-        Range of photons collected at full scale of the *dark* image
-        (log-uniform): fewer photons, more shot noise.
+        Range of the exposure factor k in linear light (log-uniform).
+    full_well : (float, float)
+        Range (log-uniform) of the photons a white pixel would collect at
+        full exposure; the dark frame collects k times fewer, so a white
+        pixel sees 6-600 photons with the defaults: shorter exposures are
+        noisier, as with a real sensor.
     read_noise : (float, float)
-        Range of the Gaussian read-noise sigma, in linear units (uniform).
+        Range of the Gaussian read-noise sigma in linear units (uniform).
 
     Returns
     -------
     ndarray of float32, values k/255.
     """
     k = _log_uniform(rng, *exposure)
-    n = _log_uniform(rng, *photons)
+    photons = _log_uniform(rng, *full_well) * k  # at a white pixel of the dark frame
     sigma = rng.uniform(*read_noise)
     dark = srgb_to_linear(clean) * k
-    noisy = rng.poisson(dark * n) / n + rng.normal(0.0, sigma, dark.shape)
+    noisy = rng.poisson(dark / k * photons) * (k / photons) + rng.normal(0.0, sigma, dark.shape)
     srgb = linear_to_srgb(np.clip(noisy, 0.0, 1.0))
     return (np.round(srgb * 255.0) / 255.0).astype(np.float32)
 
