@@ -58,7 +58,7 @@ def low_light_photo() -> np.ndarray:
 
     rgb = io.imread(skimage_file(_PHOTO_SOURCE))[..., :3].astype(np.float32) / 255.0
     rng = np.random.default_rng(SEED)
-    dark = degrade.low_light_photo(rgb, rng, exposure=(0.05, 0.05), photons=(150.0, 150.0),
+    dark = degrade.low_light_photo(rgb, rng, exposure=(0.05, 0.05), full_well=(600.0, 600.0),
                                    read_noise=(0.002, 0.002))
     return np.round(dark * 255).astype(np.uint8)
 
