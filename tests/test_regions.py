@@ -14,20 +14,6 @@ TOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def grey_net():
-    # Random weights are enough: the tests are about geometry and arithmetic,
-    # and a U-Net (downsampling 4) is the demanding case for alignment.
-    torch.manual_seed(0)
-    return models.build("llunet", 1, 1)
-
-
-@pytest.fixture(scope="module")
-def rgb_net():
-    torch.manual_seed(1)
-    return models.build("llunet", 3, 3)
-
-
-@pytest.fixture(scope="module")
 def image():
     rng = np.random.default_rng(0)
     base = np.zeros((128, 144), np.float32)

@@ -19,18 +19,6 @@ from napari_lowlight import models, viewer_api
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    return models.build("llunet", 1, 1)
-
-
-@pytest.fixture(scope="module")
-def rgb_net():
-    torch.manual_seed(1)
-    return models.build("llunet", 3, 3)
-
-
 def dark(shape, seed=0):
     rng = np.random.default_rng(seed)
     return (rng.poisson(4.0, shape) * 9).astype(np.uint16)
@@ -58,7 +46,7 @@ def assert_unchanged(layer, before):
 # -- console API -------------------------------------------------------------
 
 
-def test_enhance_rois_places_crops_exactly_and_records_metadata(net):
+def test_enhance_rois_places_crops_exactly_and_records_metadata(grey_net):
     viewer = ViewerModel()
     img = dark((96, 120))
     image = viewer.add_image(img, name="cells", scale=(0.5, 2.0), translate=(10.0, -5.0), colormap="magma",
@@ -68,7 +56,7 @@ def test_enhance_rois_places_crops_exactly_and_records_metadata(net):
     shapes = viewer.add_shapes(scale=(0.25, 4.0), translate=(0.0, 5.0))
     shapes.add_rectangles([rect((25 - 0) / 0.25, (75 - 5) / 4, 45 / 0.25, (175 - 5) / 4)])
     before = snapshot(image)
-    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu", tile_size=32)
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu", tile_size=32)
 
     assert layer in viewer.layers and layer.name == "cells enhanced ROI 1"
     meta = layer.metadata["napari_lowlight"]
@@ -82,14 +70,14 @@ def test_enhance_rois_places_crops_exactly_and_records_metadata(net):
     assert tuple(layer.contrast_limits) == (0.0, 1.0)
     assert meta["source_layer"] == "cells" and meta["device"] == "cpu" and meta["precision"] == "float32"
     assert meta["model"].startswith("custom llunet") and meta["weights_sha256"] is None
-    assert meta["elapsed_s"] > 0 and meta["margin"] >= net.receptive_field_radius
+    assert meta["elapsed_s"] > 0 and meta["margin"] >= grey_net.receptive_field_radius
     # The same pixels as the script API.
-    (ref,) = napari_lowlight.enhance_regions(img, [np.s_[30:71, 40:91]], model=net, device="cpu")
+    (ref,) = napari_lowlight.enhance_regions(img, [np.s_[30:71, 40:91]], model=grey_net, device="cpu")
     np.testing.assert_allclose(layer.data, ref, atol=TOL, rtol=0)
     assert_unchanged(image, before)
 
 
-def test_affine_layers_overlay_exactly(net):
+def test_affine_layers_overlay_exactly(grey_net):
     viewer = ViewerModel()
     aff = np.array([[1.0, 0.3, 4.0], [0.0, 1.0, -2.0], [0.0, 0.0, 1.0]])
     image = viewer.add_image(dark((64, 72)), name="sheared", rotate=20, affine=aff, scale=(1.5, 1.5))
@@ -97,22 +85,22 @@ def test_affine_layers_overlay_exactly(net):
     corner_a, corner_b = world_of(image, [20, 22]), world_of(image, [40, 50])
     # An axis-aligned world rectangle is rotated in the image's frame: bounding box, with a warning-free note.
     shapes.add_rectangles([np.array([corner_a, corner_b])])
-    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     start = layer.metadata["napari_lowlight"]["roi_box"]
     corner = world_of(image, [start[0][0], start[1][0]])
     np.testing.assert_allclose(world_of(layer, [0, 0]), corner, atol=1e-9)
     np.testing.assert_allclose(layer.affine.affine_matrix, image.affine.affine_matrix)
 
 
-def test_stack_slice_and_every_slice(net):
+def test_stack_slice_and_every_slice(grey_net):
     viewer = ViewerModel()
     image = viewer.add_image(dark((4, 64, 64)), name="stack", scale=(3.0, 1.0, 1.0))
     shapes = viewer.add_shapes(ndim=3)
     shapes.add_rectangles([rect(10, 12, 30, 40, z=6)])  # world z = 6 is slice 2 of the image (z scale 3)
-    (one,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    (one,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     assert one.data.shape == (1, 21, 29)
     np.testing.assert_allclose(world_of(one, [0, 0, 0]), world_of(image, [2, 10, 12]))
-    (every,) = napari_lowlight.enhance_rois(viewer, image, shapes, scope="stack", model=net, device="cpu")
+    (every,) = napari_lowlight.enhance_rois(viewer, image, shapes, scope="stack", model=grey_net, device="cpu")
     assert every.data.shape == (4, 21, 29)
     assert every.metadata["napari_lowlight"]["roi_box"] == [[0, 4], [10, 31], [12, 41]]
 
@@ -129,7 +117,7 @@ def test_rgb_layer(rgb_net):
     np.testing.assert_allclose(layer.translate, [5, 6])  # the world corner drawn
 
 
-def test_lazy_dask_layer_reads_only_the_crop(net):
+def test_lazy_dask_layer_reads_only_the_crop(grey_net):
     da = pytest.importorskip("dask.array")
     img = dark((128, 128))
     reads = []
@@ -145,44 +133,44 @@ def test_lazy_dask_layer_reads_only_the_crop(net):
     shapes = viewer.add_shapes()
     shapes.add_rectangles([rect(100, 100, 120, 120)])
     reads.clear()  # napari reads the displayed plane itself; count ours only
-    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     assert layer.metadata["napari_lowlight"]["stats"] == "crop"
     starts = [k[0].start for k in reads if k[0].stop and k[0].stop > (k[0].start or 0)]
     assert starts and min(starts) >= 64  # rows 0-63 (two of four chunk rows) never read
 
 
-def test_multiscale_layer_uses_full_resolution(net):
+def test_multiscale_layer_uses_full_resolution(grey_net):
     viewer = ViewerModel()
     img = dark((128, 128))
     image = viewer.add_image([img, img[::2, ::2], img[::4, ::4]], multiscale=True, contrast_limits=(0, 100))
     shapes = viewer.add_shapes()
     shapes.add_rectangles([rect(40, 50, 70, 90)])
-    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     assert layer.data.shape == (31, 41) and not layer.multiscale
     np.testing.assert_allclose(world_of(layer, [0, 0]), world_of(image, [40, 50]))
 
 
-def test_console_errors_are_clear(net):
+def test_console_errors_are_clear(grey_net):
     viewer = ViewerModel()
     with pytest.raises(ValueError, match="no Image layer"):
-        napari_lowlight.enhance_rois(viewer, model=net)
+        napari_lowlight.enhance_rois(viewer, model=grey_net)
     labels = viewer.add_labels(np.zeros((32, 32), np.uint8))
     with pytest.raises(TypeError, match="Labels layer"):
-        napari_lowlight.enhance_rois(viewer, labels, model=net)
+        napari_lowlight.enhance_rois(viewer, labels, model=grey_net)
     image = viewer.add_image(dark((48, 48)))
     points = viewer.add_points([[1, 1]])
     with pytest.raises(TypeError, match="Points layer"):
-        napari_lowlight.enhance_rois(viewer, image, points, model=net)
+        napari_lowlight.enhance_rois(viewer, image, points, model=grey_net)
     shapes = viewer.add_shapes(name="empty")
     with pytest.raises(ValueError, match="has no shapes"):
-        napari_lowlight.enhance_rois(viewer, image, shapes, model=net)
+        napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net)
     shapes.add_rectangles([rect(100, 100, 120, 120)])
     with pytest.raises(ValueError, match="outside"):
-        napari_lowlight.enhance_rois(viewer, image, shapes, model=net)
+        napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net)
     shapes.add_rectangles([rect(5, 5, 20, 20)])
     n = len(viewer.layers)
     with pytest.warns(UserWarning, match="ROI 1 .*outside"):
-        (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=net, device="cpu")
+        (layer,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     assert layer.name.endswith("ROI 2") and len(viewer.layers) == n + 1
 
 
@@ -204,13 +192,13 @@ def messages(monkeypatch):
 
 
 @pytest.fixture
-def widget_viewer(make_napari_viewer, net):
+def widget_viewer(make_napari_viewer, grey_net):
     from napari_lowlight._widget import EnhanceWidget
 
     viewer = make_napari_viewer()
     widget = EnhanceWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Enhance low-light ROIs")
-    widget.register_model("random llunet", net)
+    widget.register_model("random llunet", grey_net)
     widget.device.value = "cpu"
     widget.tile_size.value = 32
     return widget, viewer

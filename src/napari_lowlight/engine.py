@@ -22,6 +22,7 @@ from . import devices, normalize, tiling, weights
 
 ModelSpec = Union[str, weights.Weights, torch.nn.Module]
 DEFAULT_TILE_SIZE = 512
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -207,14 +208,18 @@ class EnhanceJob:
 
     def run(self, progress: Callable[[Progress], None] | None = None) -> np.ndarray:
         """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""
-        gen = self.steps()
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(step)
+        return drain(self.steps(), progress)
+
+
+def drain(gen: Generator[Progress, None, T], progress: Callable[[Progress], None] | None = None) -> T:
+    """Run a progress generator to its end; return what it returns."""
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(step)
 
 
 def enhance(

@@ -252,14 +252,7 @@ class RegionJob:
 
     def run(self, progress: Callable[[Progress], None] | None = None) -> list[np.ndarray]:
         """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""
-        gen = self.steps()
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(step)
+        return engine.drain(self.steps(), progress)
 
 
 def enhance_regions(
