@@ -13,7 +13,7 @@ import copy
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeVar, Union
 
 import numpy as np
 import torch
