@@ -69,13 +69,13 @@ def speed_table(size: int, skip_bm3d: bool) -> str:
             rows.append(f"| {name} | {precision} | {mpx / t:.2f} | {net.macs_per_pixel:,} | {gflops:.1f} | {gflops / peak:.0%} |")
     sigma = float(restoration.estimate_sigma(image))
     nlm = lambda: restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6)
-    rows.append(f"| skimage non-local means (fast) | fp64 | {mpx / best_of(nlm, 1):.2f} | | | |")
+    rows.append(f"| skimage non-local means (fast) | fp64 | {mpx / best_of(nlm, 1):.2f} | | | | |")
     if not skip_bm3d:
         import bm3d
 
         t = time.perf_counter()
         bm3d.bm3d(image, sigma)
-        rows.append(f"| BM3D (bm3d package) | fp64 | {mpx / (time.perf_counter() - t):.3f} | | | |")
+        rows.append(f"| BM3D (bm3d package) | fp64 | {mpx / (time.perf_counter() - t):.3f} | | | | |")
     head = (f"{size}x{size} grey image, {threads} threads, torch {torch.__version__}; "
             f"fp32 matmul peak measured here: {peak:.0f} GFLOP/s\n\n")
     return head + "\n".join(rows)
