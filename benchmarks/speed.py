@@ -49,26 +49,50 @@ def test_image(size: int) -> np.ndarray:
     return (rng.poisson(clean * 20) / 20).astype(np.float32)
 
 
+def networks():
+    """Every registered architecture (random weights, one channel), then every
+    shipped weight set (trained: its fp32/bf16 error is the meaningful one)."""
+    from napari_lowlight import models, weights
+
+    for name in models.available():
+        torch.manual_seed(0)
+        yield f"`{name}` (random init)", models.build(name)
+    for name in weights.available_weights():
+        yield f"weights `{name}`", weights.load_model(name)
+
+
 def speed_table(size: int, skip_bm3d: bool) -> str:
     from skimage import restoration
 
-    from napari_lowlight import enhance, models
+    from napari_lowlight import enhance
     from napari_lowlight.devices import set_threads
 
     threads = set_threads()
     image = test_image(size)
     mpx = size * size / 1e6
     peak = matmul_gflops()
-    rows = ["| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak |", "|---|---|---|---|---|---|"]
-    for name in models.available():
-        torch.manual_seed(0)
-        net = models.build(name)
+    rows = ["| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak | max abs error vs fp32 |",
+            "|---|---|---|---|---|---|---|"]
+    for name, net in networks():
+        rgb = np.repeat(image[..., None], 3, axis=-1) if net.in_channels == 3 else image
+        axis = -1 if net.in_channels == 3 else None
+        reference = None
         for precision in ("fp32", "bf16"):
-            t = best_of(lambda: enhance(image, model=net, precision=precision, normalization="dtype"), 2)
-            gflops = net.macs_per_pixel * 2 * mpx / t / 1e9
-            rows.append(f"| {name} | {precision} | {mpx / t:.2f} | {net.macs_per_pixel:,} | {gflops:.1f} | {gflops / peak:.0%} |")
+            def run(net=net, precision=precision, rgb=rgb, axis=axis):
+                return enhance(rgb, model=net, precision=precision, channel_axis=axis, normalization="dtype")
+
+            t = best_of(run, 2)
+            out = run()
+            reference = out if reference is None else reference
+            error = float(np.abs(out - reference).max())
+            gflops = net.macs_per_pixel * 2 * mpx * 1e6 / t / 1e9
+            rows.append(f"| {name} | {precision} | {mpx / t:.2f} | {net.macs_per_pixel:,} | {gflops:.1f} "
+                        f"| {gflops / peak:.0%} | {error:.1e} |")
     sigma = float(restoration.estimate_sigma(image))
-    nlm = lambda: restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6)
+    def nlm():
+        return restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True,
+                                            patch_size=5, patch_distance=6)
+
     rows.append(f"| skimage non-local means (fast) | fp64 | {mpx / best_of(nlm, 1):.2f} | | | | |")
     if not skip_bm3d:
         import bm3d
