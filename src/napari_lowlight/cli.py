@@ -116,6 +116,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.contact_sheet:
         evaluate.contact_sheet(rows, cases, args.contact_sheet, args.suite)
         print(f"contact sheet: {args.contact_sheet}")
+    if args.record:
+        for name in evaluate.record_metrics(rows, args.suite, len(cases), args.crop):
+            print(f"metrics of {args.suite!r} written into the record of {name!r}")
     return 0
 
 
@@ -150,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
     v.add_argument("--models", default="", help="comma-separated weight sets (default: llcnn-paper and the suite's own)")
     v.add_argument("--contact-sheet", type=Path, default=None, help="write a PNG of a few results")
+    v.add_argument("--record", action="store_true", help="store the models' scores in their weight records")
     v.set_defaults(func=_evaluate)
 
     d = sub.add_parser("demo", help="enhance the bundled dark sample; show it, or write it without a display")

@@ -199,7 +199,7 @@ def table(rows: list[Row], suite: str) -> str:
         cells = [r.name, f"{np.mean(r.psnr):.2f}", f"{np.mean(r.ssim):.3f}"]
         if gt:
             cells += [f"{np.mean(r.psnr_gt_mean):.2f}", f"{np.mean(r.ssim_gt_mean):.3f}"]
-        cells.append(f"{r.megapixels / r.seconds:.2f}" if r.seconds else "-")
+        cells.append(f"{r.megapixels / r.seconds:.3g}" if r.seconds else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -230,3 +230,39 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> list[str]:
+    """Write each evaluated weight set's scores into its JSON record (the
+    weights file and its checksum are untouched); returns the names updated."""
+    from dataclasses import replace
+
+    from . import weights
+
+    installed = weights.available_weights()
+    best_classical = max(
+        (r for r in rows if r.name != "raw input" and r.name.split(" ")[0] not in installed),
+        key=lambda r: np.mean(r.psnr),
+    )
+    updated = []
+    for row in rows:
+        name = row.name.split(" ")[0]
+        if name not in installed:
+            continue
+        record = installed[name]
+        entry = {
+            "psnr": round(float(np.mean(row.psnr)), 2),
+            "ssim": round(float(np.mean(row.ssim)), 3),
+            "mpx_per_s": round(row.megapixels / row.seconds, 2),
+            "images": n_images,
+            "crop": crop or "whole",
+            "best_classical": best_classical.name,
+            "best_classical_psnr": round(float(np.mean(best_classical.psnr)), 2),
+        }
+        if row.psnr_gt_mean:
+            entry["psnr_gt_mean"] = round(float(np.mean(row.psnr_gt_mean)), 2)
+            entry["ssim_gt_mean"] = round(float(np.mean(row.ssim_gt_mean)), 3)
+        metrics = {**record.metrics, f"eval_{suite}": entry}
+        record.path.with_suffix(".json").write_text(replace(record, metrics=metrics).to_json())
+        updated.append(name)
+    return updated
