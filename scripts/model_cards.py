@@ -1,0 +1,113 @@
+"""Write docs/models/NAME.md for every shipped weight set, from its record.
+
+    .venv/bin/python scripts/model_cards.py
+
+The numbers come from weights/NAME.json (training metrics written by
+``napari-lowlight train``, evaluation scores by ``napari-lowlight evaluate
+--record``), so the cards and the code read the same facts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari_lowlight import weights
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ARCHITECTURES = {
+    "llcnn": "LLCNN exactly as its authors' Caffe definition has it (Tao et al., VCIP 2017): a 3x3 conv "
+    "to 64 channels + ReLU; three modules, each a 1x1 conv summed with a 3x3-ReLU-3x3 branch then "
+    "ReLU, then a 3x3-ReLU-3x3 block with an identity skip then ReLU; a final 3x3 conv. 17 "
+    "convolutions, no batch norm, full resolution throughout.",
+    "llunet": "LLUNet, our two-level U-Net in LLCNN's spirit: two 3x3 convs (16 channels) at full "
+    "resolution, a stride-2 conv and a 3x3 conv at 1/2 (32 channels), a stride-2 conv and two 3x3 "
+    "convs at 1/4 (64 channels), transposed-conv upsampling with additive skips, a 3x3 conv at each "
+    "level on the way up, a final 3x3 conv and a global residual (the network predicts a correction "
+    "to its input). Downsampling buys receptive field at a fraction of LLCNN's cost.",
+}
+
+LIMITATIONS = {
+    "fluo": "Trained on widefield W2S frames (one camera, 8-bit, three stains) and synthetic "
+    "Poisson-Gaussian noise; other modalities (confocal, light-sheet, EM) and 16-bit dynamic ranges "
+    "far from W2S are untested. Outputs are percentile-normalised intensities in [0, 1], not photon "
+    "counts: do not quantify brightness across images from the output. Like any learned denoiser it "
+    "can invent plausible texture at very low photon counts; compare with the raw data before "
+    "drawing conclusions.",
+    "photo": "Trained on synthetic darkening of BSD/scikit-image photos, not on real raw sensor "
+    "noise (no demosaicing artefacts, no colour-dependent noise): real phone photos at high ISO "
+    "may look less clean. The global brightness is set by the exposure correction to a mean of "
+    "0.18 in linear light, so night scenes come out brighter than they were.",
+    "llcnn-paper": "A reference, not a product: the published architecture trained briefly on our "
+    "photo data. It costs ~26x more per pixel than `photo`. It is a 3-channel network; the "
+    "fluorescence table feeds it grey images as RGB.",
+}
+
+
+def _eval_table(metrics: dict) -> str:
+    rows = ["| suite | images | PSNR (dB) | SSIM | GT-mean PSNR / SSIM | Mpx/s | best classical (PSNR) |",
+            "|---|---|---|---|---|---|---|"]
+    for key, m in sorted(metrics.items()):
+        if not key.startswith("eval_"):
+            continue
+        gt = f"{m['psnr_gt_mean']} / {m['ssim_gt_mean']}" if "psnr_gt_mean" in m else "-"
+        rows.append(f"| {key[5:]} | {m['images']} ({m['crop']}) | {m['psnr']} | {m['ssim']} | {gt} "
+                    f"| {m['mpx_per_s']} | {m['best_classical']} ({m['best_classical_psnr']}) |")
+    return "\n".join(rows) if len(rows) > 2 else "Not evaluated yet."
+
+
+def card(w: weights.Weights) -> str:
+    m = w.metrics
+    return f"""# Model card: `{w.name}`
+
+{w.description}
+
+| fact | value |
+|---|---|
+| architecture | `{w.arch}`, {w.in_channels} in / {w.out_channels} out channels |
+| parameters | {w.parameters:,} |
+| multiply-accumulates per pixel | {w.macs_per_pixel:,} |
+| receptive-field radius (tiling halo) | {w.receptive_field_radius} px |
+| input normalisation | {w.normalization} |
+| file | `weights/{w.file}`, sha256 `{w.sha256}` |
+
+## Architecture
+{ARCHITECTURES[w.arch]}
+
+## Data and split
+{w.data}
+
+## Recipe
+```bash
+{w.recipe.replace("DATA", "../shared/data")}
+```
+Loss: 0.84 (1 - MS-SSIM) + 0.16 Gaussian-weighted L1 (Zhao et al. 2017), Adam, cosine learning rate,
+config in `configs/{w.name}.toml`. Trained {m.get("steps")} steps in {m.get("train_minutes")} CPU
+minutes (2 cores shared with other jobs). Final validation loss {m.get("val_loss")}, validation
+PSNR {m.get("val_psnr_unscaled")} dB on the training-time validation crops (unscaled).
+
+![training and validation loss](loss-{w.name}.png)
+
+The log: [log-{w.name}.csv](log-{w.name}.csv) (copied from `runs/{w.name}/` after training).
+
+## Measured
+From `napari-lowlight evaluate --suite SUITE --data ../shared/data --record` (see
+[../benchmarks.md](../benchmarks.md) for the full tables with the classical filters):
+
+{_eval_table(m)}
+
+## Limitations
+{LIMITATIONS.get(w.name, "")}
+"""
+
+
+def main() -> None:
+    out = ROOT / "docs" / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    for w in weights.available_weights().values():
+        (out / f"{w.name}.md").write_text(card(w))
+        print(f"wrote docs/models/{w.name}.md")
+
+
+if __name__ == "__main__":
+    main()
