@@ -39,7 +39,8 @@ def test_wheel_carries_manifest_and_every_weight_set(wheel):
     assert "napari_lowlight/napari.yaml" in names
     shipped = sorted(p.name for p in (ROOT / "weights").iterdir() if p.suffix in (".json", ".safetensors"))
     assert shipped, "no weights in weights/"
-    assert sorted(n.split("/")[-1] for n in names if n.startswith("napari_lowlight/weights/")) == shipped
+    packed = [n.split("/")[-1] for n in names if n.startswith("napari_lowlight/weights/")]
+    assert sorted(n for n in packed if n.endswith((".json", ".safetensors"))) == shipped
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "napari_lowlight:napari.yaml" in text and "napari-lowlight = napari_lowlight.cli:main" in text
