@@ -35,7 +35,7 @@ def _read(path: Path):
     return np.asarray(io.imread(path))
 
 
-def _write(path: Path, image, like_dtype) -> None:
+def _write(path: Path, image) -> None:
     """TIFF keeps float32; 8-bit formats (PNG, JPEG) get a rounded uint8."""
     import numpy as np
 
@@ -71,7 +71,7 @@ def _enhance(args: argparse.Namespace) -> int:
             print(f"error: {src}: {err}", file=sys.stderr)
             failures += 1
             continue
-        _write(dst, out, image.dtype)
+        _write(dst, out)
         print(f"{src} -> {dst}")
     return 1 if failures else 0
 
@@ -97,9 +97,9 @@ def _demo(args: argparse.Namespace) -> int:
         napari.run()
         return 0
     out = args.output_dir
-    _write(out / "sample_dark.tif", dark.astype("float32") / dark.max(), dark.dtype)
-    _write(out / "sample_enhanced.tif", enhanced, dark.dtype)
-    _write(out / "sample_enhanced.png", enhanced, dark.dtype)
+    _write(out / "sample_dark.tif", dark.astype("float32") / dark.max())
+    _write(out / "sample_enhanced.tif", enhanced)
+    _write(out / "sample_enhanced.png", enhanced)
     print(f"no display: wrote {out / 'sample_dark.tif'}, {out / 'sample_enhanced.tif'} and .png")
     return 0
 
