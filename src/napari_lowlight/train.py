@@ -42,6 +42,7 @@ class TrainConfig:
     normalization: dict = field(default_factory=lambda: {"mode": "percentile", "low": 1.0, "high": 99.8})
     data: str = ""
     description: str = ""
+    init: str = ""  # start from this weight set in the output folder (a second stage)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -71,6 +72,16 @@ def validate(net: torch.nn.Module, loss_fn, pairs) -> tuple[float, float]:
             total_psnr += psnr(pred, y)
     net.train()
     return total_loss / len(pairs), total_psnr / len(pairs)
+
+
+def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
+    """The checked weight set ``cfg.init`` from ``out`` (written by an earlier stage)."""
+    import json
+
+    record = weights.Weights(**json.loads((out / f"{cfg.init}.json").read_text()))
+    if record.arch != cfg.arch or record.in_channels != cfg.channels:
+        raise ValueError(f"init {cfg.init!r} is a {record.arch} with {record.in_channels} channels, not {cfg.arch}.")
+    return weights.build_from_record(record, folder=out)
 
 
 def _save_checkpoint(path: Path, net, opt, step: int, rng: np.random.Generator, log: list[dict]) -> None:
@@ -138,6 +149,8 @@ def train(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     net = models.build(cfg.arch, cfg.channels, cfg.channels).train()
+    if cfg.init:
+        net.load_state_dict(_initial_weights(cfg, out).state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss_fn = losses.MixLoss()
     sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction)

@@ -103,29 +103,30 @@ def sha256sum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _checked_state_dict(w: Weights) -> dict[str, torch.Tensor]:
+def _checked_state_dict(w: Weights, path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if not w.path.is_file():
-        raise WeightsError(f"Weight file {w.path} for {w.name!r} is missing; reinstall the package.")
-    actual = sha256sum(w.path)
+    if not path.is_file():
+        raise WeightsError(f"Weight file {path} for {w.name!r} is missing; reinstall the package.")
+    actual = sha256sum(path)
     if actual != w.sha256:
         raise WeightsError(
-            f"Weight file {w.path} is damaged or was changed: its sha256 is {actual}, "
+            f"Weight file {path} is damaged or was changed: its sha256 is {actual}, "
             f"the record says {w.sha256}. Reinstall the package."
         )
     try:
-        return load_file(w.path)
+        return load_file(path)
     except (SafetensorError, OSError, ValueError) as err:
-        raise WeightsError(f"Weight file {w.path} cannot be read: {err}") from None
+        raise WeightsError(f"Weight file {path} cannot be read: {err}") from None
 
 
-def build_from_record(w: Weights) -> torch.nn.Module:
-    """The record's network, weights loaded and checked, on the CPU, eval mode."""
+def build_from_record(w: Weights, folder: Path | None = None) -> torch.nn.Module:
+    """The record's network, weights loaded and checked, on the CPU, eval mode.
+    ``folder`` holds the file (default: :func:`weights_dir`)."""
     net = models.build(w.arch, w.in_channels, w.out_channels)
     try:
-        net.load_state_dict(_checked_state_dict(w), strict=True)
+        net.load_state_dict(_checked_state_dict(w, Path(folder or weights_dir()) / w.file), strict=True)
     except RuntimeError as err:
         raise WeightsError(f"Weights {w.name!r} do not fit architecture {w.arch!r}: {err}") from None
     if models.count_parameters(net) != w.parameters:
