@@ -43,17 +43,23 @@ def load_w2s(root: Path, validation: bool) -> tuple[list[np.ndarray], list[np.nd
     return low, high
 
 
-def load_photos(root: Path, validation: bool) -> list[np.ndarray]:
-    """Clean RGB photos in [0, 1]: Kodak24 for validation, the rest for training."""
+PHOTO_SETS = ("CBSD68", "Train400", "skimage")
+
+
+def load_photos(root: Path, validation: bool, sets: tuple[str, ...] = PHOTO_SETS) -> list[np.ndarray]:
+    """Clean RGB photos in [0, 1]: Kodak24 for validation; for training the
+    chosen ``sets`` (Train400 is grey, repeated to RGB)."""
     root = Path(root) / "natural"
     if validation:
         paths = sorted((root / "Kodak24").glob("*.png"))
         return [_rgb(io.imread(p)) for p in paths]
-    images = [_rgb(io.imread(p)) for p in sorted((root / "CBSD68").glob("*.png"))]
-    images += [_rgb(io.imread(p)) for p in sorted((root / "Train400").glob("*.png"))]
+    images = []
+    for folder in ("CBSD68", "Train400"):
+        if folder in sets:
+            images += [_rgb(io.imread(p)) for p in sorted((root / folder).glob("*.png"))]
     from skimage import data
 
-    images += [_rgb(getattr(data, name)()) for name in _SKIMAGE_PHOTOS]
+    images += [_rgb(getattr(data, name)()) for name in _SKIMAGE_PHOTOS if "skimage" in sets]
     if len(images) <= len(_SKIMAGE_PHOTOS):
         raise FileNotFoundError(f"No training photos under {root}.")
     return images
@@ -85,12 +91,15 @@ class PairSampler:
     is normalised on that crop, as the engine normalises a whole image.
     """
 
-    def __init__(self, domain: str, root: Path, patch: int, synthetic_fraction: float = 0.5):
+    def __init__(
+        self, domain: str, root: Path, patch: int, synthetic_fraction: float = 0.5, photo_sets=PHOTO_SETS
+    ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         if domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
         elif domain == "photo":
-            self.clean = [im for im in load_photos(root, validation=False) if min(im.shape[:2]) >= patch]
+            photos = load_photos(root, validation=False, sets=tuple(photo_sets))
+            self.clean = [im for im in photos if min(im.shape[:2]) >= patch]
         else:
             raise ValueError(f"Unknown domain {domain!r}; use 'fluo' or 'photo'.")
 

@@ -43,6 +43,7 @@ class TrainConfig:
     data: str = ""
     description: str = ""
     init: str = ""  # start from this weight set in the output folder (a second stage)
+    photo_sets: list = field(default_factory=lambda: list(datasets.PHOTO_SETS))
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -153,7 +154,7 @@ def train(
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss_fn = losses.MixLoss()
-    sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction)
+    sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets)
     val_pairs = datasets.validation_pairs(cfg.domain, data)
     step, log = 0, []
     ckpt = run_dir / "checkpoint.pt"
