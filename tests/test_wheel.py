@@ -53,6 +53,8 @@ def test_fresh_environment_validates_the_plugin_and_enhances_with_shipped_weight
     py = venv / "bin" / "python"
     site = _run(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
     (Path(site) / "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The venv's own old setuptools would shadow the borrowed one that torch requires.
+    _run(py, "-m", "pip", "uninstall", "-q", "-y", "setuptools")
     _run(py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
     _run(py, "-m", "pip", "check")
     assert "valid" in _run(py, "-m", "npe2", "validate", "napari-lowlight", cwd=tmp_path)
