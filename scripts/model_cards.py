@@ -37,9 +37,12 @@ LIMITATIONS = {
     "photo": "Trained on synthetic darkening of BSD/scikit-image photos, not on real raw sensor "
     "noise (no demosaicing artefacts, no colour-dependent noise): real phone photos at high ISO "
     "may look less clean. The global brightness is set by the exposure correction to a mean of "
-    "0.18 in linear light, so night scenes come out brighter than they were.",
-    "llcnn-paper": "A reference, not a product: the published architecture trained briefly on our "
-    "photo data. It costs ~26x more per pixel than `photo`. It is a 3-channel network; the "
+    "0.18 in linear light, so night scenes come out brighter than they were. Measured honestly, this "
+    "version is *worse* than the classical brighten + BM3D pipeline on our physical protocol (it comes "
+    "out too bright, desaturated and still grainy; see the contact sheet in ../benchmarks.md): it was "
+    "trained for 22 CPU minutes and needs far more training before it earns its place as the default.",
+    "llcnn-paper": "A reference, not a product: the published architecture trained briefly (400 "
+    "steps, batch 4) on our photo data, including the grey Train400 pool. It costs ~26x more per pixel than `photo`. It is a 3-channel network; the "
     "fluorescence table feeds it grey images as RGB.",
 }
 
