@@ -37,7 +37,8 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
-def _channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """A view of ``image`` with its channels on the last axis (a new one for grey)."""
     if channel_axis is None:
         return image[..., np.newaxis]
     try:
@@ -98,7 +99,7 @@ class EnhanceJob:
         image = np.asarray(image)
         _check_image(image, channel_axis)
         self.image, self.channel_axis = image, channel_axis
-        data = _channels_last(image, channel_axis)
+        data = channels_last(image, channel_axis)
         n_channels = data.shape[-1]
         self.net, self.record = resolve_model(model, n_channels)
         self.device = devices.get_device(device)

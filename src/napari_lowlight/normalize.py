@@ -13,7 +13,7 @@ Two conventions:
     floats are taken to be in [0, 1] already.
 ``"exposure"`` (low-light photos)
     The "dtype" mapping, then an exposure correction in linear light: the
-    image is decoded from sRGB, scaled so its mean is ``target_mean`` (0.18,
+    image is decoded from sRGB, scaled so its mean is ``EXPOSURE_TARGET_MEAN`` (0.18,
     photographic mid-grey) and re-encoded. The scale is one number for the
     whole array, so every tile sees the same mapping. The photo network
     refines this global guess locally.
@@ -122,8 +122,7 @@ def normalize(
     return statistics(data, mode, percentiles).apply(data)
 
 
-def expose(srgb: np.ndarray, target_mean: float = EXPOSURE_TARGET_MEAN) -> np.ndarray:
-    """Scale an sRGB image in [0, 1] in linear light so its mean becomes ``target_mean``."""
-    linear = srgb_to_linear(np.clip(srgb, 0.0, 1.0))
-    gain = min(target_mean / max(float(linear.mean()), 1e-8), EXPOSURE_MAX_GAIN)
-    return linear_to_srgb(linear * gain)
+def expose(srgb: np.ndarray) -> np.ndarray:
+    """Exposure-correct an sRGB float image in [0, 1] with its own statistics
+    (the "exposure" mode, used on training and evaluation images)."""
+    return normalize(srgb, "exposure")

@@ -56,7 +56,7 @@ def subsample(data, channel_axis: int | None, max_elements: int = STATS_MAX_ELEM
     plane = [a for a in range(ndim) if a != channel_axis][-2:]
     index = tuple(slice(None, None, step) if a in plane else slice(None) for a in range(ndim))
     sample = np.asarray(data[index] if step > 1 else data)
-    return sample[..., np.newaxis] if channel_axis is None else np.moveaxis(sample, channel_axis, -1)
+    return engine.channels_last(sample, channel_axis)
 
 
 def _levels(data) -> list:
@@ -217,7 +217,7 @@ class RegionJob:
     def _prepared(self, crop: np.ndarray, normalizer: normalize.Normalizer | None) -> tuple[np.ndarray, str]:
         if normalizer is None:
             return crop, self.normalization
-        x = np.moveaxis(crop, self.channel_axis, -1) if self.channel_axis is not None else crop[..., None]
+        x = engine.channels_last(crop, self.channel_axis)
         alpha = self._probes[0].alpha is not None
         out = normalizer.apply(x[..., :3] if alpha else x)
         if alpha:
