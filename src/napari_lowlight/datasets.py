@@ -138,11 +138,17 @@ def validation_pairs(domain: str, root: Path, size: int = 256, seed: int = 1234)
     else:
         for clean in load_photos(root, validation=True):
             pairs.append((normalize.expose(degrade.low_light_photo(clean, rng)), clean))
-    out = []
-    for noisy, clean in pairs:
-        h, w = clean.shape[:2]
-        s = min(size, h, w)
-        y, x = (h - s) // 2, (w - s) // 2
-        crop = (slice(y, y + s), slice(x, x + s))
-        out.append((noisy[crop].transpose(2, 0, 1).copy(), clean[crop].transpose(2, 0, 1).copy()))
-    return out
+    return [
+        (centre_crop(noisy, size).transpose(2, 0, 1).copy(), centre_crop(clean, size).transpose(2, 0, 1).copy())
+        for noisy, clean in pairs
+    ]
+
+
+def centre_crop(a: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` (at most the image) of ``a``; 0: all of it."""
+    if not size:
+        return a
+    h, w = a.shape[:2]
+    s = min(size, h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return a[y : y + s, x : x + s]

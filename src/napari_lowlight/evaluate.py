@@ -52,15 +52,6 @@ class Row:
     outputs: list[np.ndarray] = field(default_factory=list)
 
 
-def _centre(a: np.ndarray, size: int) -> np.ndarray:
-    if not size:
-        return a
-    h, w = a.shape[:2]
-    s = min(size, h, w)
-    y, x = (h - s) // 2, (w - s) // 2
-    return a[y : y + s, x : x + s]
-
-
 def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0) -> list[Case]:
     """The suite's validation images, centre-cropped to ``crop`` px if set."""
     from skimage import io
@@ -69,14 +60,14 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
     if suite == "fluo":
         lows = sorted((Path(data) / "w2s-train" / "low").glob("*.tif"))
         for p in [p for p in lows if datasets._field(p) in datasets.FLUO_VAL_FIELDS]:
-            raw = _centre(io.imread(p), crop)
-            high = _centre(io.imread(p.parent.parent / "high" / p.name), crop).astype(np.float32)
+            raw = datasets.centre_crop(io.imread(p), crop)
+            high = datasets.centre_crop(io.imread(p.parent.parent / "high" / p.name), crop).astype(np.float32)
             lo, hi = np.percentile(high, [0.1, 99.9])
             cases.append(Case(raw, (high - lo) / (hi - lo)))
     elif suite in ("photo", "photo-gamma"):
         rng = np.random.default_rng(seed)
         for clean in datasets.load_photos(data, validation=True):
-            clean = _centre(clean, crop)
+            clean = datasets.centre_crop(clean, crop)
             dark = degrade.low_light_photo(clean, rng) if suite == "photo" else degrade.gamma_photo(clean, rng)
             cases.append(Case(np.round(dark * 255).astype(np.uint8), clean))
     else:
