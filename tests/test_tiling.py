@@ -30,7 +30,7 @@ def test_batches_hold_one_shape_each():
     assert sum(len(b) for b in group_by_shape(tiles, 3)) == len(tiles)
 
 
-@pytest.mark.parametrize("arch", ["llunet", "llcnn32"])
+@pytest.mark.parametrize("arch", ["llunet", "llunet3", "llcnn32"])
 @pytest.mark.parametrize("tile_size", [16, 44, 100])
 def test_tiled_output_equals_untiled_output(arch, tile_size):
     torch.manual_seed(0)

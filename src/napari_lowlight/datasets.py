@@ -92,9 +92,16 @@ class PairSampler:
     """
 
     def __init__(
-        self, domain: str, root: Path, patch: int, synthetic_fraction: float = 0.5, photo_sets=PHOTO_SETS
+        self,
+        domain: str,
+        root: Path,
+        patch: int,
+        synthetic_fraction: float = 0.5,
+        photo_sets=PHOTO_SETS,
+        photo_normalization: str = "exposure",
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
+        self.photo_normalization = photo_normalization
         if domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
         elif domain == "photo":
@@ -118,7 +125,7 @@ class PairSampler:
             image = self.clean[int(rng.integers(len(self.clean)))]
             (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
             dark = degrade.low_light_photo(clean, rng) if rng.random() < 0.7 else degrade.gamma_photo(clean, rng)
-            noisy = normalize.expose(dark)
+            noisy = normalize.normalize(dark, self.photo_normalization)
         noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
         return noisy.transpose(2, 0, 1).copy(), clean.transpose(2, 0, 1).copy()
 
@@ -127,9 +134,12 @@ class PairSampler:
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def validation_pairs(domain: str, root: Path, size: int = 256, seed: int = 1234) -> list[tuple[np.ndarray, np.ndarray]]:
+def validation_pairs(
+    domain: str, root: Path, size: int = 256, seed: int = 1234, photo_normalization: str = "exposure"
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fixed validation pairs (input, target), channels first, centre crops of
-    ``size`` from whole images degraded and normalised like at inference."""
+    ``size`` from whole images degraded and normalised like at inference
+    (photos with ``photo_normalization``, the model's mode)."""
     rng = np.random.default_rng(seed)
     pairs = []
     if domain == "fluo":
@@ -137,7 +147,8 @@ def validation_pairs(domain: str, root: Path, size: int = 256, seed: int = 1234)
             pairs.append((low[..., None], high[..., None]))
     else:
         for clean in load_photos(root, validation=True):
-            pairs.append((normalize.expose(degrade.low_light_photo(clean, rng)), clean))
+            dark = degrade.low_light_photo(clean, rng)
+            pairs.append((normalize.normalize(dark, photo_normalization), clean))
     return [
         (centre_crop(noisy, size).transpose(2, 0, 1).copy(), centre_crop(clean, size).transpose(2, 0, 1).copy())
         for noisy, clean in pairs

@@ -260,9 +260,10 @@ def enhance(
         Core tile size in pixels (default 512); peak memory grows with it.
     batch_size : int, optional
         Tiles per forward pass (default 2 on CPU, 8 on CUDA).
-    normalization : {"auto", "percentile", "dtype"}, optional
+    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure"}, optional
         How intensities are mapped to [0, 1] before the network: percentiles
-        per channel for microscopy, the dtype's range for photos (see
+        per channel for microscopy, the dtype's range for photos, optionally
+        with an exposure correction in linear light (see
         :mod:`napari_lowlight.normalize`). "auto" takes the model's own.
     percentiles : (float, float), optional
         Low/high percentiles for "percentile" normalisation; default (1, 99.8).

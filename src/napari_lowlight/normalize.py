@@ -17,6 +17,14 @@ Two conventions:
     photographic mid-grey) and re-encoded. The scale is one number for the
     whole array, so every tile sees the same mapping. The photo network
     refines this global guess locally.
+``"auto-exposure"`` (low-light photos, the ``photo`` network)
+    As ``"exposure"``, but the gain is predicted from three statistics of the
+    image in linear light (its mean, and the median and 99.9th percentile of
+    its 2x2-averaged luminance) by a ridge fit (quadratic in their logs) to
+    the best gains of darkened training photos (``scripts/fit_exposure.py``).
+    The bright end tells how far the scene's highlights were pushed down,
+    which the mean alone confuses with a dark scene, and how the tones were
+    bent (highlights kept while shadows sink is a curve, not an exposure).
 """
 
 from __future__ import annotations
@@ -31,7 +39,11 @@ DEFAULT_PERCENTILES = (1.0, 99.8)
 EXPOSURE_TARGET_MEAN = 0.18
 # Cap on the brightening, so a black frame is not amplified to pure noise.
 EXPOSURE_MAX_GAIN = 200.0
-MODES = ("percentile", "dtype", "exposure")
+# log(gain) = AUTO_EXPOSURE . exposure_design(exposure_features(image)), from scripts/fit_exposure.py.
+AUTO_EXPOSURE = (
+    1.15315, -0.98604, -0.81928, -0.07465, 0.31374, 0.16862, -0.11617, -0.35028, 0.10364, -0.01888,
+)
+MODES = ("percentile", "dtype", "exposure", "auto-exposure")
 
 
 def to_float(data: np.ndarray) -> np.ndarray:
@@ -76,7 +88,7 @@ class Normalizer:
         if (lo, hi) != (0.0, 1.0):
             out -= lo
             out /= hi - lo
-        if self.mode == "exposure":
+        if self.mode in ("exposure", "auto-exposure"):
             return linear_to_srgb(srgb_to_linear(np.clip(out, 0.0, 1.0)) * self.gain)
         return out
 
@@ -105,9 +117,35 @@ def statistics(
         srgb = Normalizer("dtype").apply(reference)
         mean = float(srgb_to_linear(np.clip(srgb, 0.0, 1.0)).mean())
         return Normalizer(mode, gain=min(EXPOSURE_TARGET_MEAN / max(mean, 1e-8), EXPOSURE_MAX_GAIN))
+    if mode == "auto-exposure":
+        features = exposure_features(Normalizer("dtype").apply(reference))
+        log_gain = float((exposure_design(features[None]) @ np.asarray(AUTO_EXPOSURE))[0])
+        return Normalizer(mode, gain=float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN)))
     if mode == "dtype":
         return Normalizer(mode)
     raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
+
+
+def exposure_features(srgb: np.ndarray) -> np.ndarray:
+    """log of: the mean in linear light, and the median and 99.9th percentile
+    of the luminance averaged over 2x2 blocks (which tames single noisy or hot
+    pixels), for an sRGB float image (channels last, any leading axes)."""
+    linear = srgb_to_linear(np.clip(srgb, 0.0, 1.0))
+    luminance = linear.mean(axis=-1)
+    if luminance.ndim >= 2 and min(luminance.shape[-2:]) >= 2:
+        h, w = (luminance.shape[-2] // 2) * 2, (luminance.shape[-1] // 2) * 2
+        blocks = luminance[..., :h, :w].reshape(*luminance.shape[:-2], h // 2, 2, w // 2, 2)
+        luminance = blocks.mean(axis=(-3, -1))
+    median, high = np.percentile(luminance, [50.0, 99.9])
+    return np.log(np.maximum([float(linear.mean()), median, high], 1e-6))
+
+
+def exposure_design(features: np.ndarray) -> np.ndarray:
+    """Rows of (features, their pairwise products and squares, 1) for
+    ``features`` of shape (n, 3): the terms the automatic exposure weighs."""
+    n = features.shape[1]
+    products = [features[:, i] * features[:, j] for i in range(n) for j in range(i, n)]
+    return np.column_stack([features, *products, np.ones(len(features))])
 
 
 def normalize(

@@ -154,8 +154,9 @@ def train(
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss_fn = losses.MixLoss()
-    sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets)
-    val_pairs = datasets.validation_pairs(cfg.domain, data)
+    mode = cfg.normalization["mode"]
+    sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode)
+    val_pairs = datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
     step, log = 0, []
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():

@@ -27,6 +27,7 @@ _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {
     "llcnn32": lambda i, o: LLCNN(i, o, width=32),
     "llunet": lambda i, o: LLUNet(i, o, width=16),
     "llunet24": lambda i, o: LLUNet(i, o, width=24),
+    "llunet3": lambda i, o: LLUNet(i, o, width=16, levels=3),
 }
 
 
