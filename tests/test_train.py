@@ -57,3 +57,32 @@ def test_train_command_reads_a_config(tmp_path):
     assert code == 0
     assert TrainConfig.load(config).name == "c"
     assert (tmp_path / "w" / "c.json").exists()
+
+
+def _fake_photos(root):
+    """A tiny natural/ folder: crops of a scikit-image photo as CBSD68 and Kodak24."""
+    from skimage import data, io
+
+    photo = data.astronaut()
+    for folder, crops in (("CBSD68", [(0, 0), (200, 200)]), ("Kodak24", [(300, 100)])):
+        (root / "natural" / folder).mkdir(parents=True)
+        for i, (y, x) in enumerate(crops):
+            io.imsave(root / "natural" / folder / f"{i}.png", photo[y : y + 200, x : x + 200], check_contrast=False)
+    return root
+
+
+@pytest.mark.parametrize("mode", ["exposure", "auto-exposure"])
+def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
+    from napari_lowlight import datasets, normalize
+
+    root = _fake_photos(tmp_path)
+    sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization=mode)
+    noisy, clean = sampler.batch(np.random.default_rng(0), 4)
+    assert noisy.shape == clean.shape == (4, 3, 64, 64)
+    assert clean.min() >= 0 and clean.max() <= 1
+    (val_noisy, val_clean), = datasets.validation_pairs("photo", root, size=128, photo_normalization=mode)
+    # The validation input is the dark image after this mode's exposure correction.
+    dark = datasets.degrade.low_light_photo(datasets.load_photos(root, True)[0], np.random.default_rng(1234))
+    expected = datasets.centre_crop(normalize.normalize(dark, mode), 128).transpose(2, 0, 1)
+    np.testing.assert_allclose(val_noisy, expected, atol=1e-6)
+    assert abs(val_noisy.mean() - val_clean.mean()) < 0.25  # brightened, not left dark

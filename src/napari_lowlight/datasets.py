@@ -57,12 +57,11 @@ def load_photos(root: Path, validation: bool, sets: tuple[str, ...] = PHOTO_SETS
     for folder in ("CBSD68", "Train400"):
         if folder in sets:
             images += [_rgb(io.imread(p)) for p in sorted((root / folder).glob("*.png"))]
+    if not images:  # the data folder is wrong: don't train on scikit-image's six photos alone
+        raise FileNotFoundError(f"No training photos under {root}.")
     from skimage import data
 
-    images += [_rgb(getattr(data, name)()) for name in _SKIMAGE_PHOTOS if "skimage" in sets]
-    if len(images) <= len(_SKIMAGE_PHOTOS):
-        raise FileNotFoundError(f"No training photos under {root}.")
-    return images
+    return images + [_rgb(getattr(data, name)()) for name in _SKIMAGE_PHOTOS if "skimage" in sets]
 
 
 def _rgb(img: np.ndarray) -> np.ndarray:
