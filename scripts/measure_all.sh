@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every measured number in docs/: the three evaluation tables with
+# Regenerate every measured number in docs/: the exposure fit, the three evaluation tables with
 # their contact sheets (scores also stored in the weight records), the model
 # cards, and the speed/memory table.
 #   bash scripts/measure_all.sh [DATA_DIR]   (default ../shared/data)
@@ -9,6 +9,8 @@ DATA=${1:-../shared/data}
 PY=${PYTHON:-.venv/bin/python}
 CLI=${CLI:-.venv/bin/napari-lowlight}
 mkdir -p docs/results
+# The auto-exposure fit (its coefficients live in normalize.AUTO_EXPOSURE) and its held-out error.
+$PY scripts/fit_exposure.py "$DATA" | tee docs/results/exposure.md
 $CLI evaluate --suite fluo --data "$DATA" --contact-sheet docs/results/fluo.png --record | tee docs/results/fluo.md
 for suite in photo photo-gamma; do
   # Centre 256 px crops of Kodak24: colour BM3D takes about a minute per whole image here.
