@@ -149,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--skip-bm3d", action="store_true", help="BM3D takes minutes at 1024x1024")
-    parser.add_argument("--memory-arch", default="llunet")
+    parser.add_argument("--memory-arch", default="llunet3")  # what fluo and photo use
     args = parser.parse_args()
     print(speed_table(args.size, args.skip_bm3d))
     print()
