@@ -101,8 +101,9 @@ def card(w: weights.Weights) -> str:
 ```
 Loss: 0.84 (1 - MS-SSIM) + 0.16 Gaussian-weighted L1 (Zhao et al. 2017), Adam, cosine learning rate,
 config in `configs/{w.name}.toml`. Trained {m.get("steps")} steps in {m.get("train_minutes")} minutes
-of wall-clock time on a 2-core CPU ({CONDITIONS.get(w.name, "shared with other jobs")}). Final validation loss {m.get("val_loss")}, validation
-PSNR {m.get("val_psnr_unscaled")} dB on the training-time validation crops (unscaled).
+of wall-clock time on a 2-core CPU ({CONDITIONS.get(w.name, "shared with other jobs")}).
+Final validation loss {m.get("val_loss")}, validation PSNR {m.get("val_psnr_unscaled")} dB on the
+training-time validation crops (unscaled).
 
 ![training and validation loss](loss-{w.name}.png)
 
