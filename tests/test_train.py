@@ -1,12 +1,13 @@
 import csv
+import json
 
 import numpy as np
 import pytest
 import tifffile
 from skimage import filters
 
-from napari_lowlight import cli, weights
-from napari_lowlight.train import TrainConfig, train
+from napari_lowlight import cli, datasets, weights
+from napari_lowlight.train import TrainConfig, batches, train
 
 
 def _fake_w2s(root, fields=(1, 2, 71)):
@@ -48,15 +49,28 @@ def test_training_resumes_from_its_checkpoint_exactly(tmp_path):
     assert resumed.sha256 == straight.sha256
 
 
+def test_worker_processes_prepare_the_same_batches_as_the_main_process(tmp_path):
+    sampler = datasets.PairSampler("fluo", _fake_w2s(tmp_path / "data"), 64, synthetic_fraction=0.5)
+    here = list(batches(sampler, seed=3, size=2, start=5, stop=11))
+    parallel = list(batches(sampler, seed=3, size=2, start=5, stop=11, workers=2))
+    assert len(here) == len(parallel) == 6
+    for (x0, y0), (x1, y1) in zip(here, parallel, strict=True):
+        np.testing.assert_array_equal(x0, x1)
+        np.testing.assert_array_equal(y0, y1)
+    # Each step draws its own patches.
+    assert not np.array_equal(here[0][0], here[1][0])
+
+
 def test_train_command_reads_a_config(tmp_path):
     data = _fake_w2s(tmp_path / "data")
     config = tmp_path / "c.toml"
     config.write_text('name = "c"\narch = "llunet"\ndomain = "fluo"\nchannels = 1\nsteps = 2\nbatch = 2\nval_every = 1\n')
     code = cli.main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "w"),
-                     "--run-dir", str(tmp_path / "r"), "--quiet"])
+                     "--run-dir", str(tmp_path / "r"), "--quiet", "--device", "cpu", "--workers", "1"])
     assert code == 0
     assert TrainConfig.load(config).name == "c"
     assert (tmp_path / "w" / "c.json").exists()
+    assert json.loads((tmp_path / "w" / "c.json").read_text())["metrics"]["trained_on"] == "cpu"
 
 
 def _fake_photos(root):

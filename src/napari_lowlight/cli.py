@@ -18,7 +18,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.steps:
         cfg.steps = args.steps
     recipe = shlex.join(["napari-lowlight", "train", "--config", str(args.config), "--data", "DATA", "--out", "weights/"])
-    record = train(cfg, Path(args.data), Path(args.out), args.run_dir, recipe=recipe, quiet=args.quiet)
+    record = train(
+        cfg, Path(args.data), Path(args.out), args.run_dir, recipe=recipe, quiet=args.quiet,
+        device=args.device, workers=args.workers,
+    )
     print(f"wrote {Path(args.out) / record.file} and {record.name}.json (sha256 {record.sha256[:12]}...)")
     return 0
 
@@ -132,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", type=Path, default=None, help="checkpoints, CSV log, plot (default runs/NAME)")
     t.add_argument("--steps", type=int, default=0, help="override the config's step count")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
+    t.add_argument("--workers", type=int, default=0,
+                   help="processes that prepare batches ahead (same batches for any number; 0: none)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("enhance", help="enhance image files (TIFF, PNG, JPEG)")

@@ -3,7 +3,9 @@
 Deterministic (seeded numpy and torch), resumable from ``RUN_DIR/checkpoint.pt``
 (saved every validation, loaded with ``weights_only=True``), with a progress
 bar, validation every ``val_every`` steps, a CSV log and a PNG of the loss
-curves. At the end it writes ``OUT/NAME.safetensors`` and its weight record
+curves. The batch of step ``s`` comes from its own generator seeded with
+``(seed, s)``, so worker processes (``workers``) can prepare batches ahead
+without changing them, and a resumed run draws what it would have drawn. At the end it writes ``OUT/NAME.safetensors`` and its weight record
 ``OUT/NAME.json``.
 """
 
@@ -11,7 +13,10 @@ from __future__ import annotations
 
 import csv
 import math
+import multiprocessing
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +24,7 @@ import numpy as np
 import tomllib
 import torch
 
-from . import datasets, losses, models, weights
+from . import datasets, devices, losses, models, weights
 
 CSV_FIELDS = ("step", "train_loss", "val_loss", "val_psnr", "lr", "minutes")
 
@@ -63,11 +68,12 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def validate(net: torch.nn.Module, loss_fn, pairs) -> tuple[float, float]:
+    """Mean loss and PSNR over ``pairs`` of (input, target) tensors (C, H, W)."""
     net.eval()
     total_loss, total_psnr = 0.0, 0.0
     with torch.inference_mode():
-        for noisy, clean in pairs:
-            x, y = torch.from_numpy(noisy)[None], torch.from_numpy(clean)[None]
+        for x, y in pairs:
+            x, y = x[None], y[None]
             pred = net(x)
             total_loss += loss_fn(pred, y).item()
             total_psnr += psnr(pred, y)
@@ -85,14 +91,51 @@ def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
     return weights.build_from_record(record, folder=out)
 
 
-def _save_checkpoint(path: Path, net, opt, step: int, rng: np.random.Generator, log: list[dict]) -> None:
+_SAMPLER: datasets.PairSampler | None = None  # each worker process's copy
+
+
+def _batch(sampler: datasets.PairSampler, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    return sampler.batch(np.random.default_rng((seed, step)), size)
+
+
+def _init_worker(sampler: datasets.PairSampler) -> None:
+    global _SAMPLER
+    _SAMPLER = sampler
+
+
+def _worker_batch(seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    return _batch(_SAMPLER, seed, step, size)
+
+
+def batches(
+    sampler: datasets.PairSampler, seed: int, size: int, start: int, stop: int, workers: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The batches of steps ``start .. stop - 1`` in order; with ``workers``
+    processes preparing up to ``4 * workers`` of them ahead (degrading photos
+    costs more CPU than a GPU step). The batches do not depend on ``workers``."""
+    if workers <= 0:
+        for step in range(start, stop):
+            yield _batch(sampler, seed, step, size)
+        return
+    # fork shares the loaded images without pickling them; elsewhere spawn sends a copy.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(workers, _init_worker, (sampler,)) as pool:
+        pending: deque = deque()
+        for step in range(start, stop):
+            pending.append(pool.apply_async(_worker_batch, (seed, step, size)))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _save_checkpoint(path: Path, net, opt, step: int, log: list[dict]) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "model": net.state_dict(),
             "optimizer": opt.state_dict(),
             "step": step,
-            "numpy_rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "log": log,
         },
@@ -134,11 +177,15 @@ def train(
     recipe: str = "",
     quiet: bool = False,
     stop_at: int | None = None,
+    device: str = "cpu",
+    workers: int = 0,
 ) -> weights.Weights | None:
     """Train ``cfg`` on ``data``; write the weights and record into ``out``.
 
     ``stop_at`` pauses after that many steps (checkpointed, nothing exported,
-    returns None); running again resumes exactly where it stopped.
+    returns None); running again resumes exactly where it stopped. ``device``
+    is resolved by :func:`devices.get_device` ("auto" takes a GPU when there is
+    one); ``workers`` processes prepare the batches.
     """
     from tqdm import tqdm
 
@@ -147,32 +194,37 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    dev = devices.get_device(device)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    # Built and initialised on the CPU, so the seed gives the same start on any device.
     net = models.build(cfg.arch, cfg.channels, cfg.channels).train()
     if cfg.init:
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
+    net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    loss_fn = losses.MixLoss()
+    loss_fn = losses.MixLoss().to(dev)
     mode = cfg.normalization["mode"]
     sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode)
-    val_pairs = datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
+    val_pairs = [
+        (torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev))
+        for x, y in datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
+    ]
     step, log = 0, []
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
+        state = torch.load(ckpt, weights_only=True, map_location=dev)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, log = state["step"], list(state["log"])
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
     start, running = time.perf_counter() - (log[-1]["minutes"] * 60 if log else 0.0), []
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=quiet, mininterval=5)
-    while step < min(cfg.steps, stop_at or cfg.steps):
+    end = min(cfg.steps, stop_at or cfg.steps)
+    for noisy, clean in batches(sampler, cfg.seed, cfg.batch, step, end, workers):
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
-        noisy, clean = sampler.batch(rng, cfg.batch)
-        loss = loss_fn(net(torch.from_numpy(noisy)), torch.from_numpy(clean))
+        noisy, clean = torch.from_numpy(noisy).to(dev), torch.from_numpy(clean).to(dev)
+        loss = loss_fn(net(noisy), clean)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -192,16 +244,18 @@ def train(
             log.append(row)
             running = []
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=f"{val_loss:.4f}", psnr=f"{val_psnr:.2f}")
-            _save_checkpoint(ckpt, net, opt, step, rng, log)
+            _save_checkpoint(ckpt, net, opt, step, log)
             _write_log(log, run_dir / "log.csv")
             plot_curves(log, run_dir / "loss.png", f"{cfg.name} ({cfg.arch})")
     bar.close()
     if step < cfg.steps:
         return None
-    return export(cfg, net.eval(), out, log, recipe)
+    return export(cfg, net.cpu().eval(), out, log, recipe, trained_on=dev.type)
 
 
-def export(cfg: TrainConfig, net: torch.nn.Module, out: Path, log: list[dict], recipe: str) -> weights.Weights:
+def export(
+    cfg: TrainConfig, net: torch.nn.Module, out: Path, log: list[dict], recipe: str, trained_on: str = "cpu"
+) -> weights.Weights:
     """Write ``NAME.safetensors`` and its record ``NAME.json`` into ``out``."""
     from safetensors.torch import save_file
 
@@ -225,6 +279,7 @@ def export(cfg: TrainConfig, net: torch.nn.Module, out: Path, log: list[dict], r
         metrics={
             "steps": last.get("step", 0),
             "train_minutes": round(last.get("minutes", 0.0), 1),
+            "trained_on": trained_on,
             "val_loss": round(last.get("val_loss", float("nan")), 4),
             "val_psnr_unscaled": round(last.get("val_psnr", float("nan")), 2),
         },
