@@ -45,3 +45,23 @@ def test_demo_without_a_display_writes_its_result(tiny_weights, tmp_path, monkey
     assert cli.main(["demo", "--output-dir", str(tmp_path / "demo")]) == 0
     assert tifffile.imread(tmp_path / "demo" / "sample_enhanced.tif").dtype == np.float32
     assert "wrote" in capsys.readouterr().out
+
+
+def test_evaluate_scores_the_models_alone_when_asked(tiny_weights, tmp_path, capsys):
+    from test_train import _fake_w2s
+
+    data = _fake_w2s(tmp_path / "data")
+    assert cli.main(["evaluate", "--suite", "fluo", "--data", str(data), "--models", "fluo", "--no-classical"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| method | PSNR (dB) | SSIM |")
+    assert len(rows) == 2 and rows[1].startswith("| fluo (ours) | ")
+    psnr = float(rows[1].split("|")[2])
+    assert 5 < psnr < 60
+
+
+def test_evaluate_refuses_to_record_without_the_classical_rows(tiny_weights, tmp_path, capsys):
+    code = cli.main(["evaluate", "--suite", "fluo", "--data", str(tmp_path), "--no-classical", "--record"])
+    assert code == 2
+    assert "drop --no-classical" in capsys.readouterr().err
+    assert "eval_fluo" not in (tiny_weights / "fluo.json").read_text()

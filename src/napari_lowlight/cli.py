@@ -110,11 +110,15 @@ def _demo(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from . import evaluate
 
+    if args.no_classical and (args.record or args.contact_sheet):
+        print("--record and --contact-sheet compare with the classical filters: drop --no-classical.",
+              file=sys.stderr)
+        return 2
     cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit)
     default = "fluo" if args.suite == "fluo" else "photo"
     models = tuple(args.models.split(",")) if args.models else ("llcnn-paper", default)
     print(f"suite {args.suite}: {len(cases)} images" + (f", centre {args.crop} px" if args.crop else ""))
-    rows = evaluate.evaluate(args.suite, cases, models)
+    rows = evaluate.evaluate(args.suite, cases, models, classical=not args.no_classical)
     print(evaluate.table(rows, args.suite))
     if args.contact_sheet:
         evaluate.contact_sheet(rows, cases, args.contact_sheet, args.suite)
@@ -158,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
     v.add_argument("--models", default="", help="comma-separated weight sets (default: llcnn-paper and the suite's own)")
+    v.add_argument("--no-classical", action="store_true",
+                   help="score the models only (quick comparisons, e.g. of candidate weights in "
+                        "NAPARI_LOWLIGHT_WEIGHTS_DIR)")
     v.add_argument("--contact-sheet", type=Path, default=None, help="write a PNG of a few results")
     v.add_argument("--record", action="store_true", help="store the models' scores in their weight records")
     v.set_defaults(func=_evaluate)

@@ -111,7 +111,9 @@ def _bm3d(x: np.ndarray) -> np.ndarray:
     return bm3d.bm3d_rgb(x, sigma) if x.ndim == 3 else bm3d.bm3d(x, sigma)
 
 
-def methods(suite: str, models: tuple[str, ...]) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+def methods(
+    suite: str, models: tuple[str, ...], classical: bool = True
+) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     from .engine import enhance
 
     def network(name):
@@ -124,7 +126,7 @@ def methods(suite: str, models: tuple[str, ...]) -> dict[str, Callable[[np.ndarr
 
         return run
 
-    table = {
+    table = {} if not classical else {
         "raw input": lambda raw: _unit(raw, suite),
         "CLAHE": lambda raw: exposure.equalize_adapthist(_unit(raw, suite)),
         "non-local means": lambda raw: _nlm(_unit(raw, suite)),
@@ -162,9 +164,11 @@ def gt_mean(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip(pred * (target.mean() / max(pred.mean(), 1e-8)), 0, 1)
 
 
-def evaluate(suite: str, cases: list[Case], models: tuple[str, ...], progress=print) -> list[Row]:
+def evaluate(
+    suite: str, cases: list[Case], models: tuple[str, ...], progress=print, classical: bool = True
+) -> list[Row]:
     rows = []
-    for name, method in methods(suite, models).items():
+    for name, method in methods(suite, models, classical).items():
         row = Row(name)
         for case in cases:
             t = time.perf_counter()
