@@ -17,5 +17,7 @@ for suite in photo photo-gamma; do
   $CLI evaluate --suite $suite --data "$DATA" --crop 256 --contact-sheet docs/results/$suite.png --record \
     | tee docs/results/$suite.md
 done
+# What a perfect exposure estimate would give the photo network (an oracle over 25 gains).
+$PY scripts/exposure_oracle.py "$DATA" | tee docs/results/exposure-oracle.md
 $PY scripts/model_cards.py
 $PY benchmarks/speed.py | tee docs/results/speed.md

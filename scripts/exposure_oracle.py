@@ -1,0 +1,50 @@
+"""How much of the `photo` model's gap is its exposure estimate?
+
+    .venv/bin/python scripts/exposure_oracle.py ../shared/data
+
+For each Kodak24 crop of the photo benchmarks (same cases and scoring as
+``napari-lowlight evaluate --suite photo|photo-gamma --crop 256``), runs the
+shipped ``photo`` network on the input exposure-corrected by the automatic
+gain, then by that gain times each of 25 factors from 1/4 to 8, and keeps the
+best PSNR per image (an oracle: it looks at the clean target). The gap between
+the two columns is what a perfect exposure estimate would give this network.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from napari_lowlight import enhance, evaluate, normalize, weights
+
+FACTORS = np.exp(np.linspace(np.log(1 / 4), np.log(8), 25))
+
+
+def scores(raw: np.ndarray, clean: np.ndarray, net, suite: str) -> tuple[float, float, float, float, float]:
+    """(PSNR, SSIM) with the automatic gain, then with the best factor, and that factor."""
+    auto = normalize.statistics(raw, "auto-exposure").gain
+
+    def run(gain: float) -> tuple[float, float]:
+        x = normalize.Normalizer("auto-exposure", gain=gain).apply(raw)
+        return evaluate.score(enhance(x, model=net, channel_axis=-1, normalization="dtype"), clean, suite)
+
+    at_auto = run(auto)
+    best, factor = max(((run(auto * f), f) for f in FACTORS), key=lambda r: r[0][0])
+    return at_auto[0], at_auto[1], best[0], best[1], factor
+
+
+def main(data: Path) -> None:
+    net = weights.load_model("photo")
+    print("| protocol | PSNR / SSIM, automatic exposure | PSNR / SSIM, best exposure (oracle) | median best/automatic gain |")
+    print("|---|---|---|---|")
+    for suite in ("photo", "photo-gamma"):
+        rows = np.array([scores(c.raw, c.target, net, suite) for c in evaluate.load_cases(suite, data, crop=256)])
+        p0, s0, p1, s1, f = rows.mean(axis=0)
+        name = "physical" if suite == "photo" else "gamma"
+        print(f"| {name} | {p0:.2f} / {s0:.3f} | {p1:.2f} / {s1:.3f} | {np.median(rows[:, 4]):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))
