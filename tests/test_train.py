@@ -41,10 +41,10 @@ def test_a_few_training_steps_reduce_the_loss_and_write_a_record(tmp_path):
 def test_training_resumes_from_its_checkpoint_exactly(tmp_path):
     data = _fake_w2s(tmp_path / "data")
     cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=6, batch=2, patch=96, val_every=3)
-    straight = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True)
-    assert train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, stop_at=4) is None
+    straight = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True, device="cpu")
+    assert train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, stop_at=4, device="cpu") is None
     assert not (tmp_path / "b" / "t.safetensors").exists()
-    resumed = train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True)
+    resumed = train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, device="cpu")
     # Same seeds, restored optimiser and RNG states: bit-identical weights.
     assert resumed.sha256 == straight.sha256
 

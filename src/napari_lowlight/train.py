@@ -5,7 +5,9 @@ Deterministic (seeded numpy and torch), resumable from ``RUN_DIR/checkpoint.pt``
 bar, validation every ``val_every`` steps, a CSV log and a PNG of the loss
 curves. The batch of step ``s`` comes from its own generator seeded with
 ``(seed, s)``, so worker processes (``workers``) can prepare batches ahead
-without changing them, and a resumed run draws what it would have drawn. At the end it writes ``OUT/NAME.safetensors`` and its weight record
+without changing them, and a resumed run draws what it would have drawn.
+Bit-identical reruns hold on the CPU; GPU kernels may round differently.
+At the end it writes ``OUT/NAME.safetensors`` and its weight record
 ``OUT/NAME.json``.
 """
 
@@ -177,7 +179,7 @@ def train(
     recipe: str = "",
     quiet: bool = False,
     stop_at: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     workers: int = 0,
 ) -> weights.Weights | None:
     """Train ``cfg`` on ``data``; write the weights and record into ``out``.
