@@ -31,7 +31,9 @@ def scores(raw: np.ndarray, clean: np.ndarray, net, suite: str) -> tuple[float, 
         return evaluate.score(enhance(x, model=net, channel_axis=-1, normalization="dtype"), clean, suite)
 
     at_auto = run(auto)
-    best, factor = max(((run(auto * f), f) for f in FACTORS), key=lambda r: r[0][0])
+    # The automatic gain is a candidate too, so the oracle is never below it.
+    candidates = [(at_auto, 1.0)] + [(run(auto * f), f) for f in FACTORS]
+    best, factor = max(candidates, key=lambda r: r[0][0])
     return at_auto[0], at_auto[1], best[0], best[1], factor
 
 
