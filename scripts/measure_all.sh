@@ -11,6 +11,8 @@ CLI=${CLI:-.venv/bin/napari-lowlight}
 mkdir -p docs/results
 # The auto-exposure fit (its coefficients live in normalize.AUTO_EXPOSURE) and its held-out error.
 $PY scripts/fit_exposure.py "$DATA" | tee docs/results/exposure.md
+# The auto-tone fit (normalize.AUTO_TONE_LOG_GAIN and AUTO_TONE_EXPONENT) and its held-out error.
+$PY scripts/fit_tone.py "$DATA" | tee docs/results/tone.md
 $CLI evaluate --suite fluo --data "$DATA" --contact-sheet docs/results/fluo.png --record | tee docs/results/fluo.md
 for suite in photo photo-gamma; do
   # Centre 256 px crops of Kodak24: colour BM3D takes about a minute per whole image here.

@@ -38,10 +38,39 @@ def test_exposure_features_ignore_a_few_hot_pixels(photo):
     np.testing.assert_allclose(normalize.exposure_features(hot), normalize.exposure_features(dark), atol=0.05)
 
 
-def test_auto_exposure_gain_is_bounded_on_black_and_white():
+@pytest.mark.parametrize("mode", ["auto-exposure", "auto-tone"])
+def test_automatic_gain_and_tone_are_bounded_on_black_and_white(mode):
     for value in (0.0, 1.0):
-        gain = normalize.statistics(np.full((32, 32, 3), value, np.float32), "auto-exposure").gain
-        assert 1 / normalize.EXPOSURE_MAX_GAIN <= gain <= normalize.EXPOSURE_MAX_GAIN
+        stats = normalize.statistics(np.full((32, 32, 3), value, np.float32), mode)
+        assert 1 / normalize.EXPOSURE_MAX_GAIN <= stats.gain <= normalize.EXPOSURE_MAX_GAIN
+        assert normalize.TONE_RANGE[0] <= stats.tone <= normalize.TONE_RANGE[1]
+        assert np.isfinite(stats.apply(np.full((4, 4, 3), value, np.float32))).all()
+
+
+@pytest.mark.parametrize("gamma", [3.0, 4.5])
+def test_auto_tone_bends_back_a_gamma_darkening(photo, gamma):
+    """LLCNN's protocol keeps the highlights: a tone curve undoes it far
+    better than any exposure gain."""
+    dark = degrade.gamma_photo(photo, np.random.default_rng(0), gamma=(gamma, gamma), sigma_max=0.01)
+    tone = normalize.statistics(dark, "auto-tone")
+    gain = normalize.statistics(dark, "auto-exposure")
+    assert tone.tone < 0.8
+    assert np.mean((tone.apply(dark) - photo) ** 2) < 0.5 * np.mean((gain.apply(dark) - photo) ** 2)
+
+
+@pytest.mark.parametrize("k", [0.02, 0.2])
+def test_auto_tone_treats_a_physical_underexposure_as_a_gain(photo, k):
+    dark = degrade.low_light_photo(photo, np.random.default_rng(1), exposure=(k, k))
+    stats = normalize.statistics(dark, "auto-tone")
+    assert stats.tone > 0.9
+    # The fit aims at the best-looking gain, which clipped highlights keep under 1/k.
+    assert 0.3 / k < stats.gain < 2 / k
+
+
+def test_auto_tone_maps_every_crop_like_the_whole_image(photo):
+    dark = degrade.gamma_photo(photo, np.random.default_rng(2), gamma=(3.0, 3.0))
+    stats = normalize.statistics(dark, "auto-tone")
+    np.testing.assert_array_equal(stats.apply(dark[40:90, 10:200]), stats.apply(dark)[40:90, 10:200])
 
 
 def test_unknown_normalization_is_a_clear_error():

@@ -85,7 +85,7 @@ def _fake_photos(root):
     return root
 
 
-@pytest.mark.parametrize("mode", ["exposure", "auto-exposure"])
+@pytest.mark.parametrize("mode", ["exposure", "auto-exposure", "auto-tone"])
 def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
     from napari_lowlight import datasets, normalize
 

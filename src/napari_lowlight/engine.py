@@ -260,7 +260,7 @@ def enhance(
         Core tile size in pixels (default 512); peak memory grows with it.
     batch_size : int, optional
         Tiles per forward pass (default 2 on CPU, 8 on CUDA).
-    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure"}, optional
+    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure", "auto-tone"}, optional
         How intensities are mapped to [0, 1] before the network: percentiles
         per channel for microscopy, the dtype's range for photos, optionally
         with an exposure correction in linear light (see

@@ -25,6 +25,15 @@ Two conventions:
     The bright end tells how far the scene's highlights were pushed down,
     which the mean alone confuses with a dark scene, and how the tones were
     bent (highlights kept while shadows sink is a curve, not an exposure).
+``"auto-tone"`` (low-light photos darkened either way)
+    As ``"auto-exposure"``, with a tone curve as well: linear light ``x``
+    becomes ``gain * x ** tone``. Both numbers are predicted by a ridge fit
+    from five statistics (the mean in linear light and the 10th, 50th, 90th
+    and 99.9th percentiles of the 2x2-averaged luminance) to the best
+    (gain, tone) of training photos darkened by either protocol
+    (``scripts/fit_tone.py``). A physical under-exposure needs the gain
+    alone (tone near 1); LLCNN's gamma darkening keeps the highlights where
+    they were and needs a tone near 1/gamma, which no gain can give.
 """
 
 from __future__ import annotations
@@ -43,7 +52,20 @@ EXPOSURE_MAX_GAIN = 200.0
 AUTO_EXPOSURE = (
     1.15315, -0.98604, -0.81928, -0.07465, 0.31374, 0.16862, -0.11617, -0.35028, 0.10364, -0.01888,
 )
-MODES = ("percentile", "dtype", "exposure", "auto-exposure")
+# (log(gain), tone) = AUTO_TONE . exposure_design(exposure_features(image, TONE_PERCENTILES)),
+# from scripts/fit_tone.py; the tone is kept within TONE_RANGE.
+AUTO_TONE_LOG_GAIN = (
+    -0.80992, -0.19008, -0.03980, 0.86111, -0.67589, -0.82343, 0.11597, 0.06243, 1.08926, 0.82595, -0.01695,
+    -0.04161, -0.01432, -0.12062, 0.02186, -0.06128, 0.01242, -0.36991, -0.71582, 0.03719, -0.86570,
+)
+AUTO_TONE_EXPONENT = (
+    -0.49102, 0.01895, 0.06352, 0.31531, 0.04119, -0.02005, -0.07184, -0.04146, -0.02044, 0.06703, 0.00063,
+    -0.00649, 0.10296, -0.01200, 0.02378, -0.02416, 0.08818, -0.00365, -0.04014, -0.05375, 0.84838,
+)
+TONE_PERCENTILES = (10.0, 50.0, 90.0, 99.9)
+TONE_RANGE = (0.15, 1.0)
+EXPOSURE_MODES = ("exposure", "auto-exposure", "auto-tone")  # photos, mapped in linear light
+MODES = ("percentile", "dtype", *EXPOSURE_MODES)
 
 
 def to_float(data: np.ndarray) -> np.ndarray:
@@ -73,7 +95,8 @@ class Normalizer:
     mode: str
     low: np.ndarray | None = None  # per channel, "percentile"
     high: np.ndarray | None = None
-    gain: float | None = None  # "exposure", in linear light
+    gain: float | None = None  # the exposure modes, in linear light
+    tone: float = 1.0  # "auto-tone": the exponent applied in linear light before the gain
 
     def apply(self, data: np.ndarray) -> np.ndarray:
         """float32 normalised copy of ``data`` (channels last)."""
@@ -88,8 +111,11 @@ class Normalizer:
         if (lo, hi) != (0.0, 1.0):
             out -= lo
             out /= hi - lo
-        if self.mode in ("exposure", "auto-exposure"):
-            return linear_to_srgb(srgb_to_linear(np.clip(out, 0.0, 1.0)) * self.gain)
+        if self.mode in EXPOSURE_MODES:
+            linear = srgb_to_linear(np.clip(out, 0.0, 1.0))
+            if self.tone != 1.0:
+                linear **= self.tone
+            return linear_to_srgb(linear * self.gain)
         return out
 
 
@@ -102,7 +128,7 @@ def statistics(
     ----------
     reference : ndarray
         The image (or a representative subsample of it), channels last.
-    mode : {"percentile", "dtype", "exposure"}
+    mode : {"percentile", "dtype", "exposure", "auto-exposure", "auto-tone"}
     percentiles : (float, float)
         Low and high percentiles for ``"percentile"`` mode, 0 <= low < high <= 100.
     """
@@ -120,29 +146,39 @@ def statistics(
     if mode == "auto-exposure":
         features = exposure_features(Normalizer("dtype").apply(reference))
         log_gain = float((exposure_design(features[None]) @ np.asarray(AUTO_EXPOSURE))[0])
-        return Normalizer(mode, gain=float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN)))
+        return Normalizer(mode, gain=_bounded_gain(log_gain))
+    if mode == "auto-tone":
+        features = exposure_features(Normalizer("dtype").apply(reference), TONE_PERCENTILES)
+        design = exposure_design(features[None])[0]
+        log_gain, tone = float(design @ np.asarray(AUTO_TONE_LOG_GAIN)), float(design @ np.asarray(AUTO_TONE_EXPONENT))
+        return Normalizer(mode, gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)))
     if mode == "dtype":
         return Normalizer(mode)
     raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
 
 
-def exposure_features(srgb: np.ndarray) -> np.ndarray:
-    """log of: the mean in linear light, and the median and 99.9th percentile
-    of the luminance averaged over 2x2 blocks (which tames single noisy or hot
-    pixels), for an sRGB float image (channels last, any leading axes)."""
+def _bounded_gain(log_gain: float) -> float:
+    return float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN))
+
+
+def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = (50.0, 99.9)) -> np.ndarray:
+    """log of: the mean in linear light, and the ``percentiles`` (default the
+    median and the 99.9th) of the luminance averaged over 2x2 blocks (which
+    tames single noisy or hot pixels), for an sRGB float image (channels
+    last, any leading axes)."""
     linear = srgb_to_linear(np.clip(srgb, 0.0, 1.0))
     luminance = linear.mean(axis=-1)
     if luminance.ndim >= 2 and min(luminance.shape[-2:]) >= 2:
         h, w = (luminance.shape[-2] // 2) * 2, (luminance.shape[-1] // 2) * 2
         blocks = luminance[..., :h, :w].reshape(*luminance.shape[:-2], h // 2, 2, w // 2, 2)
         luminance = blocks.mean(axis=(-3, -1))
-    median, high = np.percentile(luminance, [50.0, 99.9])
-    return np.log(np.maximum([float(linear.mean()), median, high], 1e-6))
+    levels = np.percentile(luminance, list(percentiles))
+    return np.log(np.maximum([float(linear.mean()), *levels], 1e-6))
 
 
 def exposure_design(features: np.ndarray) -> np.ndarray:
     """Rows of (features, their pairwise products and squares, 1) for
-    ``features`` of shape (n, 3): the terms the automatic exposure weighs."""
+    ``features`` of shape (n, k): the terms the automatic exposure and tone weigh."""
     n = features.shape[1]
     products = [features[:, i] * features[:, j] for i in range(n) for j in range(i, n)]
     return np.column_stack([features, *products, np.ones(len(features))])

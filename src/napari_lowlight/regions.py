@@ -187,7 +187,7 @@ class RegionJob:
         )
 
     def _stats_source(self, stats: str) -> str:
-        if self.normalization not in ("percentile", "exposure", "auto-exposure"):
+        if self.normalization not in ("percentile", *normalize.EXPOSURE_MODES):
             return "none"
         if stats != "auto":
             return stats

@@ -1,0 +1,82 @@
+"""Fit the gain and tone curve of the "auto-tone" normalisation.
+
+For each training photo (CBSD68 and scikit-image's colour photos, never the
+Kodak24 validation set) darkened six times as in ``fit_exposure.py`` (the
+physical model 70%, LLCNN's gamma protocol 30%, over the same wide ranges),
+find the (gain, tone) whose curve ``gain * x ** tone`` in linear light brings
+the dark photo closest (MSE in sRGB, on 8x8-block thumbnails, where noise
+averages out) to the clean one, then fit log(gain) and tone by ridge
+regression on the terms ``normalize.exposure_design`` makes of the log
+statistics ``normalize.exposure_features(image, TONE_PERCENTILES)``. Prints
+the coefficients to paste into ``normalize.AUTO_TONE_LOG_GAIN`` and
+``normalize.AUTO_TONE_EXPONENT``, and the held-out errors on Kodak24 of this
+fit and of "auto-exposure" (tone 1).
+
+    python scripts/fit_tone.py ../shared/data
+"""
+
+import sys
+
+import numpy as np
+
+from napari_lowlight import datasets, degrade, normalize
+
+RIDGE = 0.1
+TONES = np.linspace(normalize.TONE_RANGE[0], normalize.TONE_RANGE[1], 18)
+GAINS = np.exp(np.linspace(np.log(0.3), np.log(300.0), 60))
+# The ranges of fit_exposure.py: up to "not dark at all", so a good photo keeps its look.
+WIDE = {"physical": {"exposure": (0.02, 1.0)}, "gamma": {"gamma": (1.0, 5.0)}}
+
+
+def thumbnail(image: np.ndarray, block: int = 8) -> np.ndarray:
+    h, w = (image.shape[0] // block) * block, (image.shape[1] // block) * block
+    return image[:h, :w].reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
+
+
+def best_tone(dark: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """(log gain, tone) of the grid point closest to ``clean``."""
+    linear = np.maximum(thumbnail(degrade.srgb_to_linear(dark)).ravel(), 1e-6)
+    target = thumbnail(clean).ravel()
+    best = (np.inf, 0.0, 1.0)
+    for tone in TONES:
+        out = degrade.linear_to_srgb(np.clip(GAINS[:, None] * linear[None] ** tone, 0.0, 1.0))
+        errors = ((out - target) ** 2).mean(axis=1)
+        i = int(np.argmin(errors))
+        best = min(best, (float(errors[i]), float(np.log(GAINS[i])), float(tone)))
+    return best[1], best[2]
+
+
+def samples(photos, rng, reps, wide=False):
+    feats, targets, physical = [], [], []
+    for clean in photos:
+        clean = datasets.centre_crop(clean, 256)
+        for _ in range(reps):
+            is_physical = rng.random() < 0.7
+            if is_physical:
+                dark = degrade.low_light_photo(clean, rng, **(WIDE["physical"] if wide else {}))
+            else:
+                dark = degrade.gamma_photo(clean, rng, **(WIDE["gamma"] if wide else {}))
+            feats.append(normalize.exposure_features(dark, normalize.TONE_PERCENTILES))
+            targets.append(best_tone(dark, clean))
+            physical.append(is_physical)
+    return np.array(feats), np.array(targets), np.array(physical)
+
+
+def main(root: str) -> None:
+    rng = np.random.default_rng(0)
+    x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "skimage")), rng, 6, wide=True)
+    design = normalize.exposure_design(x)
+    coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]), design.T @ y)
+    for name, column in (("AUTO_TONE_LOG_GAIN", 0), ("AUTO_TONE_EXPONENT", 1)):
+        print(f"{name} = (" + ", ".join(f"{c:.5f}" for c in coef[:, column]) + ")")
+    xv, yv, phys = samples(datasets.load_photos(root, True), rng, 2)
+    fitted = normalize.exposure_design(xv) @ coef
+    fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
+    for label, mask in (("physical", phys), ("gamma", ~phys)):
+        gain_rms, tone_rms = np.sqrt(np.mean((fitted[mask] - yv[mask]) ** 2, axis=0))
+        print(f"Kodak24 {label:8s} rms error: log-gain {gain_rms:.3f}, tone {tone_rms:.3f} "
+              f"(best tones {np.percentile(yv[mask, 1], 10):.2f}-{np.percentile(yv[mask, 1], 90):.2f})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
