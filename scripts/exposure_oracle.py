@@ -4,14 +4,17 @@
 
 For each Kodak24 crop of the photo benchmarks (same cases and scoring as
 ``napari-lowlight evaluate --suite photo|photo-gamma --crop 256``), runs the
-shipped ``photo`` network on the input exposure-corrected by the automatic
-gain, then by that gain times each of 25 factors from 1/4 to 8, and keeps the
-best PSNR per image (an oracle: it looks at the clean target). The gap between
-the two columns is what a perfect exposure estimate would give this network.
+shipped ``photo`` network on the input corrected by its own automatic
+normalisation (the gain, and the tone curve where the mode has one), then with
+that gain times each of 25 factors from 1/4 to 8 (the tone kept), and keeps
+the best PSNR per image (an oracle: it looks at the clean target). The gap
+between the two columns is what a perfect gain estimate would give this
+network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -22,28 +25,29 @@ from napari_lowlight import enhance, evaluate, normalize, weights
 FACTORS = np.exp(np.linspace(np.log(1 / 4), np.log(8), 25))
 
 
-def scores(raw: np.ndarray, clean: np.ndarray, net, suite: str) -> tuple[float, float, float, float, float]:
+def scores(raw: np.ndarray, clean: np.ndarray, net, mode: str, suite: str) -> tuple[float, ...]:
     """(PSNR, SSIM) with the automatic gain, then with the best factor, and that factor."""
-    auto = normalize.statistics(raw, "auto-exposure").gain
+    auto = normalize.statistics(raw, mode)
 
-    def run(gain: float) -> tuple[float, float]:
-        x = normalize.Normalizer("auto-exposure", gain=gain).apply(raw)
+    def run(factor: float) -> tuple[float, float]:
+        x = dataclasses.replace(auto, gain=auto.gain * factor).apply(raw)
         return evaluate.score(enhance(x, model=net, channel_axis=-1, normalization="dtype"), clean, suite)
 
-    at_auto = run(auto)
+    at_auto = run(1.0)
     # The automatic gain is a candidate too, so the oracle is never below it.
-    candidates = [(at_auto, 1.0)] + [(run(auto * f), f) for f in FACTORS]
+    candidates = [(at_auto, 1.0)] + [(run(f), f) for f in FACTORS]
     best, factor = max(candidates, key=lambda r: r[0][0])
     return at_auto[0], at_auto[1], best[0], best[1], factor
 
 
 def main(data: Path) -> None:
-    net = weights.load_model("photo")
+    net, mode = weights.load_model("photo"), weights.get_weights("photo").normalization["mode"]
+    print(f"`photo`, normalization {mode!r}\n")
     print("| protocol | PSNR / SSIM, automatic exposure | PSNR / SSIM, best exposure (oracle) | median best/automatic gain |")
     print("|---|---|---|---|")
     for suite in ("photo", "photo-gamma"):
-        rows = np.array([scores(c.raw, c.target, net, suite) for c in evaluate.load_cases(suite, data, crop=256)])
-        p0, s0, p1, s1, f = rows.mean(axis=0)
+        rows = np.array([scores(c.raw, c.target, net, mode, suite) for c in evaluate.load_cases(suite, data, crop=256)])
+        p0, s0, p1, s1, _ = rows.mean(axis=0)
         name = "physical" if suite == "photo" else "gamma"
         print(f"| {name} | {p0:.2f} / {s0:.3f} | {p1:.2f} / {s1:.3f} | {np.median(rows[:, 4]):.2f} |", flush=True)
 
