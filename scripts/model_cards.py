@@ -35,7 +35,8 @@ ARCHITECTURES = {
 # How the CPU was shared while each shipped set trained (wall-clock minutes depend on it).
 CONDITIONS = {
     "fluo": "2 threads; other jobs shared the CPU for a few of those minutes",
-    "photo": "1 thread, the other core training another model",
+    "photo": "1 thread for the network, `--workers 1` preparing the batches on the other core "
+    "(the batches do not depend on it)",
 }
 
 # Other runs of the same recipe (measured, see ../benchmarks.md).
@@ -43,12 +44,10 @@ REPRODUCTIONS = {
     "llcnn-paper": "These weights were trained before batches were drawn per step (one sequential "
     "random stream); today's code draws other batches from the same seed and has not been re-run "
     "on this recipe.",
-    "photo": "These weights were trained before batches were drawn per step (one sequential random "
-    "stream), so today's code does not redraw them bit for bit. Today's code, the same command with "
-    "`--device cuda --workers 6` on an NVIDIA H200, took 4.6 minutes "
-    "(validation loss 0.0777 against 0.0768 here) and scored 23.76 dB / 0.777 (physical) and 20.09 / "
-    "0.783 (gamma) against the shipped 23.69 / 0.777 and 20.02 / 0.782: the same within the spread "
-    "between seeds.",
+    "fluo": "These weights were trained before training ran channels-last, which rounds the same "
+    "arithmetic in another order: today's code does not redraw them bit for bit. Two GPU runs of "
+    "the recipe in a later session scored 31.94 (same seed) and 31.88 dB (seed 1) against the "
+    "shipped 31.96 (and 31.96 with no synthetic samples): see ../benchmarks.md, \"On a GPU\".",
 }
 
 LIMITATIONS = {
@@ -60,13 +59,12 @@ LIMITATIONS = {
     "drawing conclusions.",
     "photo": "Trained on synthetic darkening of 74 colour photos (CBSD68 and scikit-image's), not on "
     "real raw sensor noise (no demosaicing artefacts, no colour-dependent noise): real phone photos "
-    "at high ISO may look less clean. The brightness comes from the automatic exposure, an estimate "
-    "from the image's statistics that is off by about 30% on typical photos (more on images "
-    "darkened by a gamma curve, whose gain it underestimates), so night scenes may come out brighter "
-    "or darker than they were. Its outputs are less saturated and a little hazier (lifted blacks) "
-    "than the clean photos and than brighten + BM3D, which keeps a higher SSIM on our physical "
-    "protocol; see the contact sheets in ../benchmarks.md. It misses the issue's targets (25 dB / "
-    "0.80 physical, 29.35 dB / 0.93 gamma): see the table above.",
+    "at high ISO may look less clean. The brightness comes from the automatic gain and tone curve "
+    "(`auto-tone`), an estimate from the image's statistics that is off by about 45% in gain on "
+    "typical photos, so night scenes may come out brighter or darker than they were, and a "
+    "well-exposed photo is brightened a little (gain about 1.3 on a test crop). Its outputs are "
+    "less saturated and a little hazier than the clean photos. It meets the issue's physical "
+    "targets (25 dB / 0.80) but not the gamma ones (29.35 dB / 0.93): see the table above.",
     "llcnn-paper": "A reference, not a product: the published architecture trained briefly (400 "
     "steps, batch 4, 26 CPU minutes) on our photo data, including the grey Train400 pool, with the "
     "older mean-to-0.18 exposure rule (`normalization='exposure'`) rather than the automatic "
