@@ -35,18 +35,26 @@ def best_log_gain(dark: np.ndarray, clean: np.ndarray) -> float:
 WIDE = {"physical": {"exposure": (0.02, 1.0)}, "gamma": {"gamma": (1.0, 5.0)}}
 
 
-def samples(photos, rng, reps, wide=False):
+def gain_sample(dark: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float]:
+    """(features, best log gain) of one darkened photo."""
+    return normalize.exposure_features(dark), best_log_gain(dark[::2, ::2], clean[::2, ::2])
+
+
+def samples(photos, rng, reps, wide=False, measure=gain_sample):
+    """``measure(dark, clean)`` -> (features, target) of each photo darkened ``reps`` times, and
+    whether each was the physical protocol (70%) or the gamma one."""
     feats, targets, physical = [], [], []
     for clean in photos:
+        clean = datasets.centre_crop(clean, 256)
         for _ in range(reps):
-            clean_crop = datasets.centre_crop(clean, 256)
             is_physical = rng.random() < 0.7
             if is_physical:
-                dark = degrade.low_light_photo(clean_crop, rng, **(WIDE["physical"] if wide else {}))
+                dark = degrade.low_light_photo(clean, rng, **(WIDE["physical"] if wide else {}))
             else:
-                dark = degrade.gamma_photo(clean_crop, rng, **(WIDE["gamma"] if wide else {}))
-            feats.append(normalize.exposure_features(dark))
-            targets.append(best_log_gain(dark[::2, ::2], clean_crop[::2, ::2]))
+                dark = degrade.gamma_photo(clean, rng, **(WIDE["gamma"] if wide else {}))
+            feature, target = measure(dark, clean)
+            feats.append(feature)
+            targets.append(target)
             physical.append(is_physical)
     return np.array(feats), np.array(targets), np.array(physical)
 

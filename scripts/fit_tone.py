@@ -18,14 +18,12 @@ fit and of "auto-exposure" (tone 1).
 import sys
 
 import numpy as np
+from fit_exposure import RIDGE, samples  # the same darkened training photos and shrinkage
 
 from napari_lowlight import datasets, degrade, normalize
 
-RIDGE = 0.1
 TONES = np.linspace(normalize.TONE_RANGE[0], normalize.TONE_RANGE[1], 18)
 GAINS = np.exp(np.linspace(np.log(0.3), np.log(300.0), 60))
-# The ranges of fit_exposure.py: up to "not dark at all", so a good photo keeps its look.
-WIDE = {"physical": {"exposure": (0.02, 1.0)}, "gamma": {"gamma": (1.0, 5.0)}}
 
 
 def thumbnail(image: np.ndarray, block: int = 8) -> np.ndarray:
@@ -46,30 +44,19 @@ def best_tone(dark: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return best[1], best[2]
 
 
-def samples(photos, rng, reps, wide=False):
-    feats, targets, physical = [], [], []
-    for clean in photos:
-        clean = datasets.centre_crop(clean, 256)
-        for _ in range(reps):
-            is_physical = rng.random() < 0.7
-            if is_physical:
-                dark = degrade.low_light_photo(clean, rng, **(WIDE["physical"] if wide else {}))
-            else:
-                dark = degrade.gamma_photo(clean, rng, **(WIDE["gamma"] if wide else {}))
-            feats.append(normalize.exposure_features(dark, normalize.TONE_PERCENTILES))
-            targets.append(best_tone(dark, clean))
-            physical.append(is_physical)
-    return np.array(feats), np.array(targets), np.array(physical)
+def tone_sample(dark: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """(features, best (log gain, tone)) of one darkened photo."""
+    return normalize.exposure_features(dark, normalize.TONE_PERCENTILES), best_tone(dark, clean)
 
 
 def main(root: str) -> None:
     rng = np.random.default_rng(0)
-    x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "skimage")), rng, 6, wide=True)
+    x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "skimage")), rng, 6, True, tone_sample)
     design = normalize.exposure_design(x)
     coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]), design.T @ y)
     for name, column in (("AUTO_TONE_LOG_GAIN", 0), ("AUTO_TONE_EXPONENT", 1)):
         print(f"{name} = (" + ", ".join(f"{c:.5f}" for c in coef[:, column]) + ")")
-    xv, yv, phys = samples(datasets.load_photos(root, True), rng, 2)
+    xv, yv, phys = samples(datasets.load_photos(root, True), rng, 2, measure=tone_sample)
     fitted = normalize.exposure_design(xv) @ coef
     fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
     for label, mask in (("physical", phys), ("gamma", ~phys)):
