@@ -150,7 +150,8 @@ def statistics(
     if mode == "auto-tone":
         features = exposure_features(Normalizer("dtype").apply(reference), TONE_PERCENTILES)
         design = exposure_design(features[None])[0]
-        log_gain, tone = float(design @ np.asarray(AUTO_TONE_LOG_GAIN)), float(design @ np.asarray(AUTO_TONE_EXPONENT))
+        log_gain = float(design @ np.asarray(AUTO_TONE_LOG_GAIN))
+        tone = float(design @ np.asarray(AUTO_TONE_EXPONENT))
         return Normalizer(mode, gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)))
     if mode == "dtype":
         return Normalizer(mode)
