@@ -9,8 +9,8 @@ averages out) to the clean one, then fit log(gain) and tone by ridge
 regression on the terms ``normalize.exposure_design`` makes of the log
 statistics ``normalize.exposure_features(image, TONE_PERCENTILES)``. Prints
 the coefficients to paste into ``normalize.AUTO_TONE_LOG_GAIN`` and
-``normalize.AUTO_TONE_EXPONENT``, and the held-out errors on Kodak24 of this
-fit and of "auto-exposure" (tone 1).
+``normalize.AUTO_TONE_EXPONENT``, and the fit's held-out errors on Kodak24
+(and the range of the best tones there).
 
     python scripts/fit_tone.py ../shared/data
 """

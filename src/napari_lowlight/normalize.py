@@ -49,6 +49,7 @@ EXPOSURE_TARGET_MEAN = 0.18
 # Cap on the brightening, so a black frame is not amplified to pure noise.
 EXPOSURE_MAX_GAIN = 200.0
 # log(gain) = AUTO_EXPOSURE . exposure_design(exposure_features(image)), from scripts/fit_exposure.py.
+EXPOSURE_PERCENTILES = (50.0, 99.9)
 AUTO_EXPOSURE = (
     1.15315, -0.98604, -0.81928, -0.07465, 0.31374, 0.16862, -0.11617, -0.35028, 0.10364, -0.01888,
 )
@@ -144,25 +145,28 @@ def statistics(
         mean = float(srgb_to_linear(np.clip(srgb, 0.0, 1.0)).mean())
         return Normalizer(mode, gain=min(EXPOSURE_TARGET_MEAN / max(mean, 1e-8), EXPOSURE_MAX_GAIN))
     if mode == "auto-exposure":
-        features = exposure_features(Normalizer("dtype").apply(reference))
-        log_gain = float((exposure_design(features[None]) @ np.asarray(AUTO_EXPOSURE))[0])
-        return Normalizer(mode, gain=_bounded_gain(log_gain))
+        terms = _exposure_terms(reference, EXPOSURE_PERCENTILES)
+        return Normalizer(mode, gain=_bounded_gain(terms @ np.asarray(AUTO_EXPOSURE)))
     if mode == "auto-tone":
-        features = exposure_features(Normalizer("dtype").apply(reference), TONE_PERCENTILES)
-        design = exposure_design(features[None])[0]
-        log_gain = float(design @ np.asarray(AUTO_TONE_LOG_GAIN))
-        tone = float(design @ np.asarray(AUTO_TONE_EXPONENT))
-        return Normalizer(mode, gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)))
+        terms = _exposure_terms(reference, TONE_PERCENTILES)
+        tone = float(np.clip(terms @ np.asarray(AUTO_TONE_EXPONENT), *TONE_RANGE))
+        return Normalizer(mode, gain=_bounded_gain(terms @ np.asarray(AUTO_TONE_LOG_GAIN)), tone=tone)
     if mode == "dtype":
         return Normalizer(mode)
     raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
+
+
+def _exposure_terms(reference: np.ndarray, percentiles: tuple[float, ...]) -> np.ndarray:
+    """The regression terms of ``reference`` (one row of :func:`exposure_design`)."""
+    features = exposure_features(Normalizer("dtype").apply(reference), percentiles)
+    return exposure_design(features[None])[0]
 
 
 def _bounded_gain(log_gain: float) -> float:
     return float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN))
 
 
-def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = (50.0, 99.9)) -> np.ndarray:
+def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = EXPOSURE_PERCENTILES) -> np.ndarray:
     """log of: the mean in linear light, and the ``percentiles`` (default the
     median and the 99.9th) of the luminance averaged over 2x2 blocks (which
     tames single noisy or hot pixels), for an sRGB float image (channels
