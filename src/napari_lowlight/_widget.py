@@ -24,7 +24,6 @@ from qtpy.QtWidgets import QMessageBox
 from . import devices, engine, viewer_api, weights
 
 if TYPE_CHECKING:
-    import napari
     import torch
 
 SCOPES = {"current slice": "slice", "every slice": "stack"}

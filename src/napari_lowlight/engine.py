@@ -13,14 +13,14 @@ import copy
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TypeVar, Union
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from . import devices, normalize, tiling, weights
 
-ModelSpec = Union[str, weights.Weights, torch.nn.Module]
+ModelSpec = str | weights.Weights | torch.nn.Module
 DEFAULT_TILE_SIZE = 512
 T = TypeVar("T")
 
