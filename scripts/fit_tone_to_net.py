@@ -40,8 +40,8 @@ def run_net(images: np.ndarray) -> np.ndarray:
 
 
 def curve(dark: np.ndarray, log_gain: float, tone: float) -> np.ndarray:
-    linear = degrade.srgb_to_linear(np.clip(dark, 0, 1)) ** tone
-    return degrade.linear_to_srgb(linear * np.exp(log_gain))
+    """``dark`` through the auto-tone curve with these numbers."""
+    return normalize.Normalizer("auto-tone", gain=float(np.exp(log_gain)), tone=float(tone)).apply(dark)
 
 
 def best_for_net(dark: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
@@ -71,7 +71,7 @@ def kodak_psnr(data: Path, suite: str, coef: np.ndarray | None) -> float:
     for case in evaluate.load_cases(suite, data, crop=256):
         raw = normalize.Normalizer("dtype").apply(case.raw)  # 8-bit cases to [0, 1]
         if coef is None:
-            x = normalize.statistics(case.raw, "auto-tone").apply(case.raw)
+            x = normalize.statistics(raw, "auto-tone").apply(raw)
         else:
             terms = normalize.exposure_design(normalize.exposure_features(raw, normalize.TONE_PERCENTILES)[None])
             log_gain, tone = (terms @ coef)[0]
