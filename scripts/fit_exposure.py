@@ -35,6 +35,13 @@ def best_log_gain(dark: np.ndarray, clean: np.ndarray) -> float:
 WIDE = {"physical": {"exposure": (0.02, 1.0)}, "gamma": {"gamma": (1.0, 5.0)}}
 
 
+def ridge_fit(features: np.ndarray, targets: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+    """Coefficients of the ridge regression of ``targets`` on the terms
+    ``normalize.exposure_design`` makes of ``features``."""
+    design = normalize.exposure_design(features)
+    return np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ targets)
+
+
 def gain_sample(dark: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float]:
     """(features, best log gain) of one darkened photo."""
     return normalize.exposure_features(dark), best_log_gain(dark[::2, ::2], clean[::2, ::2])
@@ -62,8 +69,7 @@ def samples(photos, rng, reps, wide=False, measure=gain_sample):
 def main(root: str) -> None:
     rng = np.random.default_rng(0)
     x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "skimage")), rng, 6, wide=True)
-    design = normalize.exposure_design(x)
-    coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]), design.T @ y)
+    coef = ridge_fit(x, y)
     print("AUTO_EXPOSURE = (" + ", ".join(f"{c:.5f}" for c in coef) + ")")
     xv, yv, phys = samples(datasets.load_photos(root, True), rng, 2)
     fitted = normalize.exposure_design(xv) @ coef

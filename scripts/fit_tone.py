@@ -18,7 +18,7 @@ the coefficients to paste into ``normalize.AUTO_TONE_LOG_GAIN`` and
 import sys
 
 import numpy as np
-from fit_exposure import RIDGE, samples  # the same darkened training photos and shrinkage
+from fit_exposure import ridge_fit, samples  # the same darkened training photos and shrinkage
 
 from napari_lowlight import datasets, degrade, normalize
 
@@ -49,18 +49,23 @@ def tone_sample(dark: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, tuple[
     return normalize.exposure_features(dark, normalize.TONE_PERCENTILES), best_tone(dark, clean)
 
 
+def held_out_rms(coef: np.ndarray, features: np.ndarray, targets: np.ndarray, physical: np.ndarray):
+    """rms errors (log gain, tone) of the fit ``coef`` on held-out samples,
+    for the physical protocol, then the gamma one."""
+    fitted = normalize.exposure_design(features) @ coef
+    fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
+    return [np.sqrt(np.mean((fitted[m] - targets[m]) ** 2, axis=0)) for m in (physical, ~physical)]
+
+
 def main(root: str) -> None:
     rng = np.random.default_rng(0)
     x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "skimage")), rng, 6, True, tone_sample)
-    design = normalize.exposure_design(x)
-    coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]), design.T @ y)
+    coef = ridge_fit(x, y)
     for name, column in (("AUTO_TONE_LOG_GAIN", 0), ("AUTO_TONE_EXPONENT", 1)):
         print(f"{name} = (" + ", ".join(f"{c:.5f}" for c in coef[:, column]) + ")")
     xv, yv, phys = samples(datasets.load_photos(root, True), rng, 2, measure=tone_sample)
-    fitted = normalize.exposure_design(xv) @ coef
-    fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
-    for label, mask in (("physical", phys), ("gamma", ~phys)):
-        gain_rms, tone_rms = np.sqrt(np.mean((fitted[mask] - yv[mask]) ** 2, axis=0))
+    errors = held_out_rms(coef, xv, yv, phys)
+    for label, mask, (gain_rms, tone_rms) in zip(("physical", "gamma"), (phys, ~phys), errors):
         print(f"Kodak24 {label:8s} rms error: log-gain {gain_rms:.3f}, tone {tone_rms:.3f} "
               f"(best tones {np.percentile(yv[mask, 1], 10):.2f}-{np.percentile(yv[mask, 1], 90):.2f})")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fit_exposure import RIDGE, samples
+from fit_exposure import ridge_fit, samples
 
 from napari_lowlight import datasets, degrade, evaluate, normalize, weights
 
@@ -74,8 +74,7 @@ def kodak_psnr(data: Path, suite: str, coef: np.ndarray | None) -> float:
             x = normalize.statistics(raw, "auto-tone").apply(raw)
         else:
             terms = normalize.exposure_design(normalize.exposure_features(raw, normalize.TONE_PERCENTILES)[None])
-            log_gain, tone = (terms @ coef)[0]
-            x = curve(raw, float(np.clip(log_gain, -5.3, 5.3)), float(np.clip(tone, *normalize.TONE_RANGE)))
+            x = normalize.tone_curve(*(terms @ coef)[0]).apply(raw)
         scores.append(evaluate.score(run_net(x[None])[0], case.target, suite)[0])
     return float(np.mean(scores))
 
@@ -85,8 +84,7 @@ def main(data: Path) -> None:
     rng = np.random.default_rng(0)
     photos = datasets.load_photos(data, False, ("CBSD68", "skimage"))
     x, y, _ = samples(photos, rng, 3, True, net_sample)
-    design = normalize.exposure_design(x)
-    coef = np.linalg.solve(design.T @ design + RIDGE * np.eye(design.shape[1]), design.T @ y)
+    coef = ridge_fit(x, y)
     for name, column in (("AUTO_TONE_LOG_GAIN", 0), ("AUTO_TONE_EXPONENT", 1)):
         print(f"{name} = (" + ", ".join(f"{c:.5f}" for c in coef[:, column]) + ")")
     print("| protocol | shipped auto-tone | refitted to the network |\n|---|---|---|")

@@ -108,10 +108,7 @@ def main(root: str) -> None:
             raw = normalize.Normalizer("dtype").apply(case.raw)
             with torch.no_grad():
                 log_gain, tone = net(*tensors(inputs(raw)[None]))[0].tolist()
-            curve = normalize.Normalizer(
-                "auto-tone", gain=float(np.exp(np.clip(log_gain, -5.3, 5.3))), tone=float(np.clip(tone, *normalize.TONE_RANGE))
-            )
-            out = enhance(curve.apply(raw), model=photo, channel_axis=-1, normalization="dtype")
+            out = enhance(normalize.tone_curve(log_gain, tone).apply(raw), model=photo, channel_axis=-1, normalization="dtype")
             scores.append(evaluate.score(out, case.target, suite))
         psnr, ssim = np.mean(scores, axis=0)
         print(f"| {suite} | {psnr:.2f} / {ssim:.3f} |", flush=True)

@@ -14,8 +14,8 @@ training photos plus Train400's 400 grey ones (the fit reads luminance only).
 import sys
 
 import numpy as np
-from fit_exposure import RIDGE, samples
-from fit_tone import best_tone
+from fit_exposure import RIDGE, ridge_fit, samples
+from fit_tone import best_tone, held_out_rms
 
 from napari_lowlight import datasets, degrade, normalize
 
@@ -43,11 +43,8 @@ def measure(dark: np.ndarray, clean: np.ndarray):
 
 
 def held_out_errors(x, y, xv, yv, phys, cols, ridge) -> list[float]:
-    design, held = normalize.exposure_design(x[:, cols]), normalize.exposure_design(xv[:, cols])
-    coef = np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ y)
-    pred = held @ coef
-    pred[:, 1] = np.clip(pred[:, 1], *normalize.TONE_RANGE)
-    return [e for m in (phys, ~phys) for e in np.sqrt(np.mean((pred[m] - yv[m]) ** 2, axis=0))]
+    coef = ridge_fit(x[:, cols], y, ridge)
+    return [e for pair in held_out_rms(coef, xv[:, cols], yv, phys) for e in pair]
 
 
 def main(root: str) -> None:

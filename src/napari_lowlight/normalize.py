@@ -149,8 +149,7 @@ def statistics(
         return Normalizer(mode, gain=_bounded_gain(terms @ np.asarray(AUTO_EXPOSURE)))
     if mode == "auto-tone":
         terms = _exposure_terms(reference, TONE_PERCENTILES)
-        tone = float(np.clip(terms @ np.asarray(AUTO_TONE_EXPONENT), *TONE_RANGE))
-        return Normalizer(mode, gain=_bounded_gain(terms @ np.asarray(AUTO_TONE_LOG_GAIN)), tone=tone)
+        return tone_curve(terms @ np.asarray(AUTO_TONE_LOG_GAIN), terms @ np.asarray(AUTO_TONE_EXPONENT))
     if mode == "dtype":
         return Normalizer(mode)
     raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
@@ -164,6 +163,12 @@ def _exposure_terms(reference: np.ndarray, percentiles: tuple[float, ...]) -> np
 
 def _bounded_gain(log_gain: float) -> float:
     return float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN))
+
+
+def tone_curve(log_gain: float, tone: float) -> Normalizer:
+    """The "auto-tone" :class:`Normalizer` for an estimated (log gain, tone), each
+    kept within its bounds (``EXPOSURE_MAX_GAIN``, ``TONE_RANGE``)."""
+    return Normalizer("auto-tone", gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)))
 
 
 def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = EXPOSURE_PERCENTILES) -> np.ndarray:
