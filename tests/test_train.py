@@ -49,6 +49,60 @@ def test_training_resumes_from_its_checkpoint_exactly(tmp_path):
     assert resumed.sha256 == straight.sha256
 
 
+@pytest.mark.slow
+def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    data = _fake_w2s(tmp_path / "data")
+    kw = dict(name="t", arch="llunet", domain="fluo", channels=1, steps=6, batch=2, patch=96, val_every=3)
+    plain = train(TrainConfig(**kw), data, tmp_path / "p", tmp_path / "rp", quiet=True, device="cpu")
+    cfg = TrainConfig(**kw, ema=0.5)
+    averaged = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True, device="cpu")
+    assert train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, stop_at=4, device="cpu") is None
+    resumed = train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, device="cpu")
+    assert resumed.sha256 == averaged.sha256 != plain.sha256
+    assert averaged.metrics["weight_average_decay"] == 0.5
+    # The average does not steer training: the same training losses as without it, and the raw
+    # validation loss of the averaged run is the plain run's validation loss.
+    rows_plain = list(csv.DictReader(open(tmp_path / "rp" / "log.csv")))
+    rows_avg = list(csv.DictReader(open(tmp_path / "ra" / "log.csv")))
+    assert [r["train_loss"] for r in rows_avg] == [r["train_loss"] for r in rows_plain]
+    assert [r["raw_val_loss"] for r in rows_avg] == [r["val_loss"] for r in rows_plain]
+    assert rows_plain[0]["raw_val_loss"] == ""
+    # What is exported is the average, not the last trained weights.
+    last = load_file(tmp_path / "p" / "t.safetensors")
+    avg = load_file(tmp_path / "a" / "t.safetensors")
+    assert set(avg) == set(last)
+    assert any(not torch.equal(avg[k], last[k]) for k in avg)
+
+
+def test_the_weight_average_decay_is_checked():
+    import torch
+
+    from napari_lowlight.train import moving_average
+
+    assert moving_average(torch.nn.Conv2d(1, 1, 3), 0.0) is None
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        moving_average(torch.nn.Conv2d(1, 1, 3), 1.5)
+
+
+def test_the_weight_average_follows_the_ema_formula():
+    import torch
+
+    from napari_lowlight.train import moving_average
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    average = moving_average(net, 0.75)
+    seen = []
+    for w in (4.0, 8.0, 0.0):
+        net.weight.data.fill_(w)
+        average.update_parameters(net)
+        seen.append(average.module.weight.item())
+    # The first update copies; then 0.75 * average + 0.25 * new.
+    assert seen == [4.0, 5.0, 3.75]
+
+
 def test_worker_processes_prepare_the_same_batches_as_the_main_process(tmp_path):
     sampler = datasets.PairSampler("fluo", _fake_w2s(tmp_path / "data"), 64, synthetic_fraction=0.5)
     here = list(batches(sampler, seed=3, size=2, start=5, stop=11))

@@ -7,6 +7,9 @@ curves. The batch of step ``s`` comes from its own generator seeded with
 ``(seed, s)``, so worker processes (``workers``) can prepare batches ahead
 without changing them, and a resumed run draws what it would have drawn.
 Bit-identical reruns hold on the CPU; GPU kernels may round differently.
+With ``ema`` set, the exported weights are an exponential moving average of
+the trained ones (``torch.optim.swa_utils``), which smooths the step-to-step
+jitter that the last small learning rates still leave.
 At the end it writes ``OUT/NAME.safetensors`` and its weight record
 ``OUT/NAME.json``.
 """
@@ -32,7 +35,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
 
 from . import datasets, devices, losses, models, weights
 
-CSV_FIELDS = ("step", "train_loss", "val_loss", "val_psnr", "lr", "minutes")
+# With ``ema``, val_* score the averaged weights (the ones exported) and raw_val_loss the trained ones.
+CSV_FIELDS = ("step", "train_loss", "val_loss", "val_psnr", "lr", "minutes", "raw_val_loss")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class TrainConfig:
     data: str = ""
     description: str = ""
     init: str = ""  # start from this weight set in the output folder (a second stage)
+    ema: float = 0.0  # decay of the exported moving average of the weights; 0: export the weights as trained
     photo_sets: list = field(default_factory=lambda: list(datasets.PHOTO_SETS))
 
     @classmethod
@@ -135,19 +140,29 @@ def batches(
             yield pending.popleft().get()
 
 
-def _save_checkpoint(path: Path, net, opt, step: int, log: list[dict]) -> None:
+def _save_checkpoint(path: Path, net, opt, step: int, log: list[dict], average=None) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": net.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "torch_rng": torch.get_rng_state(),
-            "log": log,
-        },
-        tmp,
-    )
+    state = {
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "torch_rng": torch.get_rng_state(),
+        "log": log,
+    }
+    if average is not None:
+        state["average"] = average.state_dict()
+    torch.save(state, tmp)
     tmp.replace(path)  # never leave a half-written checkpoint
+
+
+def moving_average(net: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``net``'s weights (None when ``decay`` is 0)."""
+    if not decay:
+        return None
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"ema must lie between 0 and 1 (a decay such as 0.999), not {decay}.")
+    ema_fn = torch.optim.swa_utils.get_ema_multi_avg_fn(decay)
+    return torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=ema_fn)
 
 
 def plot_curves(log: list[dict], path: Path, title: str) -> None:
@@ -161,6 +176,9 @@ def plot_curves(log: list[dict], path: Path, title: str) -> None:
     val = [r for r in log if r["val_loss"] != ""]
     ax.plot([r["step"] for r in train], [r["train_loss"] for r in train], label="training (mean since last point)")
     ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation")
+    raw = [r for r in val if r.get("raw_val_loss", "") != ""]
+    if raw:
+        ax.plot([r["step"] for r in raw], [r["raw_val_loss"] for r in raw], ".--", label="validation, weights before averaging")
     ax.set(xlabel="step", ylabel="loss: 0.84(1-MS-SSIM) + 0.16 L1", title=title)
     ax.legend()
     fig.tight_layout()
@@ -209,6 +227,7 @@ def train(
     # Channels-last like the engine: oneDNN trains faster so (a fluo step on the CPU: 411 -> 352 ms).
     net.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    average = moving_average(net, cfg.ema)
     loss_fn = losses.MixLoss().to(dev)
     mode = cfg.normalization["mode"]
     sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode)
@@ -223,6 +242,8 @@ def train(
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, log = state["step"], list(state["log"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         torch.set_rng_state(state["torch_rng"].cpu())
     start, running = time.perf_counter() - (log[-1]["minutes"] * 60 if log else 0.0), []
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=quiet, mininterval=5)
@@ -236,11 +257,13 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if average is not None:
+            average.update_parameters(net)
         running.append(loss.item())
         step += 1
         bar.update(1)
         if step % cfg.val_every == 0 or step in (cfg.steps, stop_at):
-            val_loss, val_psnr = validate(net, loss_fn, val_pairs)
+            val_loss, val_psnr = validate(average if average is not None else net, loss_fn, val_pairs)
             row = {
                 "step": step,
                 "train_loss": float(np.mean(running)),
@@ -248,17 +271,19 @@ def train(
                 "val_psnr": val_psnr,
                 "lr": _lr(cfg, step),
                 "minutes": (time.perf_counter() - start) / 60,
+                "raw_val_loss": validate(net, loss_fn, val_pairs)[0] if average is not None else "",
             }
             log.append(row)
             running = []
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=f"{val_loss:.4f}", psnr=f"{val_psnr:.2f}")
-            _save_checkpoint(ckpt, net, opt, step, log)
+            _save_checkpoint(ckpt, net, opt, step, log, average)
             _write_log(log, run_dir / "log.csv")
             plot_curves(log, run_dir / "loss.png", f"{cfg.name} ({cfg.arch})")
     bar.close()
     if step < cfg.steps:
         return None
-    return export(cfg, net.cpu().eval(), out, log, recipe, trained_on=dev.type)
+    final = average.module if average is not None else net
+    return export(cfg, final.cpu().eval(), out, log, recipe, trained_on=dev.type)
 
 
 def export(
@@ -290,6 +315,7 @@ def export(
             "trained_on": trained_on,
             "val_loss": round(last.get("val_loss", float("nan")), 4),
             "val_psnr_unscaled": round(last.get("val_psnr", float("nan")), 2),
+            **({"weight_average_decay": cfg.ema} if cfg.ema else {}),
         },
         description=cfg.description,
     )
