@@ -86,6 +86,14 @@ def _eval_table(metrics: dict) -> str:
     return "\n".join(rows) if len(rows) > 2 else "Not evaluated yet."
 
 
+def _averaging(metrics: dict) -> str:
+    decay = metrics.get("weight_average_decay")
+    if not decay:
+        return ""
+    return (f" The shipped weights are an exponential moving average of the trained ones (decay {decay}, "
+            "`ema` in the config); the validation figures below score the average.")
+
+
 def card(w: weights.Weights) -> str:
     m = w.metrics
     return f"""# Model card: `{w.name}`
@@ -112,7 +120,7 @@ def card(w: weights.Weights) -> str:
 {w.recipe.replace("DATA", "../shared/data")}
 ```
 Loss: 0.84 (1 - MS-SSIM) + 0.16 Gaussian-weighted L1 (Zhao et al. 2017), Adam, cosine learning rate,
-config in `configs/{w.name}.toml`. Trained {m.get("steps")} steps in {m.get("train_minutes")} minutes
+config in `configs/{w.name}.toml`.{_averaging(m)} Trained {m.get("steps")} steps in {m.get("train_minutes")} minutes
 of wall-clock time on a 2-core CPU ({CONDITIONS.get(w.name, "shared with other jobs")}).
 Final validation loss {m.get("val_loss")}, validation PSNR {m.get("val_psnr_unscaled")} dB on the
 training-time validation crops (unscaled).

@@ -24,12 +24,17 @@ def _fake_w2s(root, fields=(1, 2, 71)):
     return root
 
 
+def _log(run_dir):
+    with open(run_dir / "log.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 @pytest.mark.slow
 def test_a_few_training_steps_reduce_the_loss_and_write_a_record(tmp_path):
     data = _fake_w2s(tmp_path / "data")
     cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96, val_every=10, lr=2e-3)
     record = train(cfg, data, tmp_path / "out", tmp_path / "run", recipe="napari-lowlight train ...", quiet=True)
-    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    rows = _log(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == [10, 20, 30]
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
@@ -55,7 +60,7 @@ def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
     from safetensors.torch import load_file
 
     data = _fake_w2s(tmp_path / "data")
-    kw = dict(name="t", arch="llunet", domain="fluo", channels=1, steps=6, batch=2, patch=96, val_every=3)
+    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 6, "batch": 2, "patch": 96, "val_every": 3}
     plain = train(TrainConfig(**kw), data, tmp_path / "p", tmp_path / "rp", quiet=True, device="cpu")
     cfg = TrainConfig(**kw, ema=0.5)
     averaged = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True, device="cpu")
@@ -65,8 +70,8 @@ def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
     assert averaged.metrics["weight_average_decay"] == 0.5
     # The average does not steer training: the same training losses as without it, and the raw
     # validation loss of the averaged run is the plain run's validation loss.
-    rows_plain = list(csv.DictReader(open(tmp_path / "rp" / "log.csv")))
-    rows_avg = list(csv.DictReader(open(tmp_path / "ra" / "log.csv")))
+    rows_plain = _log(tmp_path / "rp")
+    rows_avg = _log(tmp_path / "ra")
     assert [r["train_loss"] for r in rows_avg] == [r["train_loss"] for r in rows_plain]
     assert [r["raw_val_loss"] for r in rows_avg] == [r["val_loss"] for r in rows_plain]
     assert rows_plain[0]["raw_val_loss"] == ""
