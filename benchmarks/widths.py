@@ -1,0 +1,52 @@
+"""Would a wider `llunet3` still meet 1 Mpx/s? Cost and speed by width, same run.
+
+    python benchmarks/widths.py [--size 1024] [--widths 16 20 24]
+
+Prints a markdown table: for each width of the 3-level LLUNet (the shipped
+`fluo` and `photo` use 16), its parameters, multiply-accumulates per pixel and
+Mpx/s of the network alone (fp32, channels-last, this machine's threads, best
+of three after a warm-up) on one size x size grey image, and its speed as a
+share of width 16's, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from napari_lowlight import models
+
+
+def megapixels_per_second(net: torch.nn.Module, size: int, repeats: int = 3) -> float:
+    x = torch.rand(1, 1, size, size).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        net(x)  # warm-up: oneDNN picks its kernels on the first call
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            net(x)
+            times.append(time.perf_counter() - start)
+    return size * size / 1e6 / min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 20, 24])
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size} grey image\n")
+    print("| width | parameters | MACs/pixel | Mpx/s | vs width 16 |")
+    print("|---|---|---|---|---|")
+    base = None
+    for width in args.widths:
+        net = models.LLUNet(1, 1, width=width, levels=3).eval().to(memory_format=torch.channels_last)
+        speed = megapixels_per_second(net, args.size)
+        base = base or (speed if width == 16 else None)
+        share = f"{speed / base:.2f}x" if base else "-"
+        print(f"| {width} | {models.count_parameters(net):,} | {net.macs_per_pixel:,} | {speed:.2f} | {share} |")
+
+
+if __name__ == "__main__":
+    main()
