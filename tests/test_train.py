@@ -82,6 +82,15 @@ def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
     assert any(not torch.equal(avg[k], last[k]) for k in avg)
 
 
+def test_a_checkpoint_without_an_average_is_not_resumed_with_one(tmp_path):
+    data = _fake_w2s(tmp_path / "data")
+    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 4, "batch": 2, "patch": 96, "val_every": 2}
+    assert train(TrainConfig(**kw), data, tmp_path / "o", tmp_path / "r", quiet=True, stop_at=2, device="cpu") is None
+    with pytest.raises(ValueError, match="without a weight average"):
+        train(TrainConfig(**kw, ema=0.9), data, tmp_path / "o", tmp_path / "r", quiet=True, device="cpu")
+    assert not (tmp_path / "o" / "t.safetensors").exists()
+
+
 def test_the_weight_average_decay_is_checked():
     import torch
 

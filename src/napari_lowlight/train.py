@@ -8,8 +8,8 @@ curves. The batch of step ``s`` comes from its own generator seeded with
 without changing them, and a resumed run draws what it would have drawn.
 Bit-identical reruns hold on the CPU; GPU kernels may round differently.
 With ``ema`` set, the exported weights are an exponential moving average of
-the trained ones (``torch.optim.swa_utils``), which smooths the step-to-step
-jitter that the last small learning rates still leave.
+the trained ones (``torch.optim.swa_utils``); it does not change the training.
+(On ``fluo`` it gained nothing over the last step's weights: docs/benchmarks.md.)
 At the end it writes ``OUT/NAME.safetensors`` and its weight record
 ``OUT/NAME.json``.
 """
@@ -243,6 +243,9 @@ def train(
         opt.load_state_dict(state["optimizer"])
         step, log = state["step"], list(state["log"])
         if average is not None:
+            if "average" not in state:
+                raise ValueError(f"{ckpt} was written without a weight average ('ema'); resume it without "
+                                 "'ema' or start a new run folder.")
             average.load_state_dict(state["average"])
         torch.set_rng_state(state["torch_rng"].cpu())
     start, running = time.perf_counter() - (log[-1]["minutes"] * 60 if log else 0.0), []
