@@ -228,6 +228,7 @@ def train(
     net.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     average = moving_average(net, cfg.ema)
+    exported = average.module if average is not None else net  # what is validated and written out
     loss_fn = losses.MixLoss().to(dev)
     mode = cfg.normalization["mode"]
     sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode)
@@ -266,7 +267,7 @@ def train(
         step += 1
         bar.update(1)
         if step % cfg.val_every == 0 or step in (cfg.steps, stop_at):
-            val_loss, val_psnr = validate(average if average is not None else net, loss_fn, val_pairs)
+            val_loss, val_psnr = validate(exported, loss_fn, val_pairs)
             row = {
                 "step": step,
                 "train_loss": float(np.mean(running)),
@@ -285,8 +286,7 @@ def train(
     bar.close()
     if step < cfg.steps:
         return None
-    final = average.module if average is not None else net
-    return export(cfg, final.cpu().eval(), out, log, recipe, trained_on=dev.type)
+    return export(cfg, exported.cpu().eval(), out, log, recipe, trained_on=dev.type)
 
 
 def export(
