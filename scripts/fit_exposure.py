@@ -35,10 +35,12 @@ def best_log_gain(dark: np.ndarray, clean: np.ndarray) -> float:
 WIDE = {"physical": {"exposure": (0.02, 1.0)}, "gamma": {"gamma": (1.0, 5.0)}}
 
 
-def ridge_fit(features: np.ndarray, targets: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+def ridge_fit(
+    features: np.ndarray, targets: np.ndarray, ridge: float = RIDGE, terms=normalize.exposure_design
+) -> np.ndarray:
     """Coefficients of the ridge regression of ``targets`` on the terms
-    ``normalize.exposure_design`` makes of ``features``."""
-    design = normalize.exposure_design(features)
+    ``terms`` (by default ``normalize.exposure_design``) makes of ``features``."""
+    design = terms(features)
     return np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ targets)
 
 

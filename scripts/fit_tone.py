@@ -49,12 +49,18 @@ def tone_sample(dark: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, tuple[
     return normalize.exposure_features(dark, normalize.TONE_PERCENTILES), best_tone(dark, clean)
 
 
+def rms_by_protocol(estimates: np.ndarray, targets: np.ndarray, physical: np.ndarray):
+    """rms errors (log gain, tone) of estimated (log gain, tone) rows, the tone
+    kept within ``TONE_RANGE`` as auto-tone keeps it, for the physical protocol,
+    then the gamma one."""
+    estimates = np.array(estimates, dtype=np.float64)
+    estimates[:, 1] = np.clip(estimates[:, 1], *normalize.TONE_RANGE)
+    return [np.sqrt(np.mean((estimates[m] - targets[m]) ** 2, axis=0)) for m in (physical, ~physical)]
+
+
 def held_out_rms(coef: np.ndarray, features: np.ndarray, targets: np.ndarray, physical: np.ndarray):
-    """rms errors (log gain, tone) of the fit ``coef`` on held-out samples,
-    for the physical protocol, then the gamma one."""
-    fitted = normalize.exposure_design(features) @ coef
-    fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
-    return [np.sqrt(np.mean((fitted[m] - targets[m]) ** 2, axis=0)) for m in (physical, ~physical)]
+    """:func:`rms_by_protocol` of the fit ``coef`` on held-out samples."""
+    return rms_by_protocol(normalize.exposure_design(features) @ coef, targets, physical)
 
 
 def main(root: str) -> None:

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 from fit_exposure import ridge_fit, samples
-from fit_tone import held_out_rms, tone_sample
+from fit_tone import held_out_rms, rms_by_protocol, tone_sample
 from scipy import ndimage
 
 from napari_lowlight import datasets, normalize
@@ -62,16 +62,14 @@ def main(root: str) -> None:
     own = {p: ridge_fit(tone_x[phys == p], y[phys == p]) for p in (True, False)}
 
     # Least squares on +-1 labels: a linear discriminant, enough to see whether the signature separates.
-    design = classifier_design(x)
-    w = np.linalg.solve(design.T @ design + 1e-3 * np.eye(design.shape[1]), design.T @ np.where(phys, 1.0, -1.0))
+    w = ridge_fit(x, np.where(phys, 1.0, -1.0), 1e-3, terms=classifier_design)
     said_physical = classifier_design(xv) @ w > 0
     accuracy = float(np.mean(said_physical == physv))
+    held_out_terms = normalize.exposure_design(tone_xv)
 
     def routed_rms(route: np.ndarray):
-        fitted = np.where(route[:, None], normalize.exposure_design(tone_xv) @ own[True],
-                          normalize.exposure_design(tone_xv) @ own[False])
-        fitted[:, 1] = np.clip(fitted[:, 1], *normalize.TONE_RANGE)
-        return [np.sqrt(np.mean((fitted[m] - yv[m]) ** 2, axis=0)) for m in (physv, ~physv)]
+        fitted = np.where(route[:, None], held_out_terms @ own[True], held_out_terms @ own[False])
+        return rms_by_protocol(fitted, yv, physv)
 
     rows = [
         ("one ridge for both (auto-tone's recipe)", held_out_rms(pooled, tone_xv, yv, physv)),

@@ -18,7 +18,7 @@ from itertools import pairwise
 import numpy as np
 import torch
 from fit_exposure import samples
-from fit_tone import best_tone
+from fit_tone import best_tone, rms_by_protocol
 from torch import nn
 
 from napari_lowlight import datasets, degrade, enhance, evaluate, normalize, weights
@@ -61,15 +61,14 @@ class Estimator(nn.Module):
 
 def held_out(net, image, stats, target, physical) -> tuple[float, ...]:
     with torch.no_grad():
-        pred = net(image, stats)
-    pred[:, 1] = pred[:, 1].clamp(*normalize.TONE_RANGE)
-    return tuple(float(v) for m in (physical, ~physical) for v in ((pred[m] - target[m]) ** 2).mean(0).sqrt())
+        pred = net(image, stats).numpy()
+    return tuple(float(v) for pair in rms_by_protocol(pred, target, physical) for v in pair)
 
 
 def train(x, y, xv, yv, physical, steps: int = 3000) -> Estimator:
     torch.manual_seed(0)
     net, (image, stats), target = Estimator(), tensors(x), torch.tensor(y, dtype=torch.float32)
-    held = (*tensors(xv), torch.tensor(yv, dtype=torch.float32), physical)
+    held = (*tensors(xv), yv, physical)
     opt = torch.optim.Adam(net.parameters(), 1e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     g = torch.Generator().manual_seed(0)
