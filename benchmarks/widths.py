@@ -39,13 +39,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size} grey image\n")
     print("| width | parameters | MACs/pixel | Mpx/s | vs width 16 |")
     print("|---|---|---|---|---|")
-    base = None
-    for width in args.widths:
-        net = models.LLUNet(1, 1, width=width, levels=3).eval().to(memory_format=torch.channels_last)
-        speed = megapixels_per_second(net, args.size)
-        base = base or (speed if width == 16 else None)
-        share = f"{speed / base:.2f}x" if base else "-"
-        print(f"| {width} | {models.count_parameters(net):,} | {net.macs_per_pixel:,} | {speed:.2f} | {share} |")
+    nets = {w: models.LLUNet(1, 1, width=w, levels=3).eval().to(memory_format=torch.channels_last) for w in args.widths}
+    speeds = {w: megapixels_per_second(net, args.size) for w, net in nets.items()}
+    for width, net in nets.items():
+        share = f"{speeds[width] / speeds[16]:.2f}x" if 16 in speeds else "-"
+        print(f"| {width} | {models.count_parameters(net):,} | {net.macs_per_pixel:,} | {speeds[width]:.2f} | {share} |")
 
 
 if __name__ == "__main__":
