@@ -57,3 +57,15 @@ def test_macs_per_pixel_of_llcnn_counts_every_convolution():
     net = models.build("llcnn")
     weights_macs = sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     assert net.macs_per_pixel == weights_macs
+
+
+def test_deep_llunet_needs_three_levels():
+    with pytest.raises(ValueError, match="levels=2, deep=True"):
+        models.LLUNet(levels=2, deep=True)
+
+
+def test_deep_llunet3_adds_one_low_resolution_convolution_per_block():
+    """Four 3x3 convolutions below full resolution, 2,304 MACs/pixel each at width 16."""
+    plain, deep = models.build("llunet3"), models.build("llunet3-deep")
+    assert deep.macs_per_pixel - plain.macs_per_pixel == 4 * 2304
+    assert deep.receptive_field_radius > plain.receptive_field_radius

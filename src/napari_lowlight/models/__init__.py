@@ -28,6 +28,7 @@ _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {
     "llunet": lambda i, o: LLUNet(i, o, width=16),
     "llunet24": lambda i, o: LLUNet(i, o, width=24),
     "llunet3": lambda i, o: LLUNet(i, o, width=16, levels=3),
+    "llunet3-deep": lambda i, o: LLUNet(i, o, width=16, levels=3, deep=True),
 }
 
 
