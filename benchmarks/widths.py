@@ -13,9 +13,9 @@ image, and its speed as a share of width 16's, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from speed import best_of
 
 from napari_lowlight import models
 
@@ -23,13 +23,7 @@ from napari_lowlight import models
 def megapixels_per_second(net: torch.nn.Module, size: int, repeats: int = 3) -> float:
     x = torch.rand(1, 1, size, size).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        net(x)  # warm-up: oneDNN picks its kernels on the first call
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            net(x)
-            times.append(time.perf_counter() - start)
-    return size * size / 1e6 / min(times)
+        return size * size / 1e6 / best_of(lambda: net(x), repeats)
 
 
 def main() -> None:
