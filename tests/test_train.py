@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +169,30 @@ def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
     expected = datasets.centre_crop(normalize.normalize(dark, mode), 128).transpose(2, 0, 1)
     np.testing.assert_allclose(val_noisy, expected, atol=1e-6)
     assert abs(val_noisy.mean() - val_clean.mean()) < 0.25  # brightened, not left dark
+
+
+@pytest.mark.parametrize("fraction, expected", [(1.0, {"physical"}), (0.0, {"gamma"}), (0.5, {"physical", "gamma"})])
+def test_physical_fraction_picks_the_darkening(tmp_path, monkeypatch, fraction, expected):
+    root = _fake_photos(tmp_path)
+    used = set()
+
+    def spy(name, darken):
+        def wrapped(clean, rng):
+            used.add(name)
+            return darken(clean, rng)
+
+        return wrapped
+
+    monkeypatch.setattr(datasets.degrade, "low_light_photo", spy("physical", datasets.degrade.low_light_photo))
+    monkeypatch.setattr(datasets.degrade, "gamma_photo", spy("gamma", datasets.degrade.gamma_photo))
+    sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], physical_fraction=fraction)
+    sampler.batch(np.random.default_rng(0), 16)
+    assert used == expected
+
+
+def test_config_reads_physical_fraction(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('name = "p"\narch = "llunet3"\ndomain = "photo"\nchannels = 3\nsteps = 1\nphysical_fraction = 0.25\n')
+    assert TrainConfig.load(path).physical_fraction == 0.25
+    shipped = Path(__file__).parents[1] / "configs" / "photo.toml"
+    assert TrainConfig.load(shipped).physical_fraction == 0.7

@@ -7,7 +7,8 @@ noise on the clean (400-frame average) images of the training fields.
 
 ``photo``: clean photos (``DIR/natural/CBSD68``, ``DIR/natural/Train400`` as
 grey-as-RGB, and colour images that ship with scikit-image) darkened by the
-physical low-light model (70%) or LLCNN's gamma protocol (30%); Kodak24 is
+physical low-light model or LLCNN's gamma protocol (70% and 30% unless the config
+says otherwise: ``physical_fraction``); Kodak24 is
 the validation set.
 """
 
@@ -98,9 +99,11 @@ class PairSampler:
         synthetic_fraction: float = 0.5,
         photo_sets=PHOTO_SETS,
         photo_normalization: str = "exposure",
+        physical_fraction: float = 0.7,
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
+        self.physical = physical_fraction
         if domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
         elif domain == "photo":
@@ -123,7 +126,8 @@ class PairSampler:
         else:
             image = self.clean[int(rng.integers(len(self.clean)))]
             (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
-            dark = degrade.low_light_photo(clean, rng) if rng.random() < 0.7 else degrade.gamma_photo(clean, rng)
+            physical = rng.random() < self.physical
+            dark = degrade.low_light_photo(clean, rng) if physical else degrade.gamma_photo(clean, rng)
             noisy = normalize.normalize(dark, self.photo_normalization)
         noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
         return noisy.transpose(2, 0, 1).copy(), clean.transpose(2, 0, 1).copy()

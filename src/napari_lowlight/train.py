@@ -60,6 +60,7 @@ class TrainConfig:
     init: str = ""  # start from this weight set in the output folder (a second stage)
     ema: float = 0.0  # decay of the exported moving average of the weights; 0: export the weights as trained
     photo_sets: list = field(default_factory=lambda: list(datasets.PHOTO_SETS))
+    physical_fraction: float = 0.7  # photo: share of physical darkenings; the rest use LLCNN's gamma protocol
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -231,7 +232,9 @@ def train(
     exported = average.module if average is not None else net  # what is validated and written out
     loss_fn = losses.MixLoss().to(dev)
     mode = cfg.normalization["mode"]
-    sampler = datasets.PairSampler(cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode)
+    sampler = datasets.PairSampler(
+        cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode, cfg.physical_fraction
+    )
     val_pairs = [
         (torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev))
         for x, y in datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
