@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 import torch
-
 from speed import best_of, test_image
 
 
@@ -57,7 +56,7 @@ def gpu_table(sizes: list[int], tiles: tuple[int, ...], emit=print) -> None:
             for precision in ("fp32", "fp16", "bf16"):
                 for tile in tiles:
                     torch.cuda.reset_peak_memory_stats()
-                    t = best_of(lambda: run("cuda", precision, tile), 3)
+                    t = best_of(lambda p=precision, s=tile: run("cuda", p, s), 3)
                     peak = torch.cuda.max_memory_allocated() / 2**20
                     diff = float(np.abs(run("cuda", precision, tile) - ref).max())
                     emit(f"| `{name}` | {size}² | cuda | {precision} | {tile} | {mpx / t:.1f} | {peak:.0f} | {diff:.1e} |")

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -99,7 +101,7 @@ def test_progress_counts_every_tile_of_every_plane(grey_net, rng):
     job = EnhanceJob(rng.random((2, 70, 70)), model=grey_net, tile_size=32)
     assert job.total == 2 * 9
     assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 18
-    assert all(a.done <= b.done for a, b in zip(seen, seen[1:]))
+    assert all(a.done <= b.done for a, b in itertools.pairwise(seen))
 
 
 def test_the_callers_network_is_not_modified(grey_net, rng):

@@ -48,6 +48,7 @@ def test_training_on_cuda_reduces_the_loss(tmp_path):
     data = _fake_w2s(tmp_path / "data")
     cfg = TrainConfig(name="g", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96, val_every=10, lr=2e-3)
     record = train(cfg, data, tmp_path / "out", tmp_path / "run", quiet=True, device="cuda", workers=2)
-    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    with open(tmp_path / "run" / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
     assert record.metrics["trained_on"] == "cuda"

@@ -77,4 +77,4 @@ def test_plugin_import_is_cheap():
     import sys
 
     code = "import sys, napari_lowlight; sys.exit('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-import torch
 
 import napari_lowlight
-from napari_lowlight import models, regions
+from napari_lowlight import regions
 from napari_lowlight.engine import Progress
 
 TOL = 1e-4
@@ -53,7 +54,7 @@ def test_crop_statistics_differ_from_image_statistics(image, whole, grey_net):
 def test_rgb_exposure_roi_equals_whole(rgb_net):
     rng = np.random.default_rng(3)
     img = (rng.random((96, 112, 3)) ** 4 * 60).astype(np.uint8)
-    opts = dict(model=rgb_net, channel_axis=-1, normalization="exposure", device="cpu", tile_size=40)
+    opts = {"model": rgb_net, "channel_axis": -1, "normalization": "exposure", "device": "cpu", "tile_size": 40}
     whole = napari_lowlight.enhance(img, **opts)
     box = np.s_[30:62, 33:77]
     (out,) = napari_lowlight.enhance_regions(img, [box], **opts)
@@ -80,7 +81,7 @@ def test_progress_counts_tiles_of_all_rois(image, grey_net):
     out = job.run(seen.append)
     assert len(out) == 2 and out[1].shape == (68, 74)
     assert seen[0] == Progress(0, job.total) and seen[-1] == Progress(job.total, job.total)
-    assert job.total > 2 and all(a.done <= b.done for a, b in zip(seen, seen[1:]))
+    assert job.total > 2 and all(a.done <= b.done for a, b in itertools.pairwise(seen))
     assert len(job.elapsed) == 2 and all(t > 0 for t in job.elapsed)
 
 

@@ -22,7 +22,7 @@ _EXPORTS = {
     "enhance_rois": "viewer_api",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [name for name in sorted(_EXPORTS)]
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ is not loaded at plugin discovery.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import napari.layers
 from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox, create_widget
@@ -56,7 +56,7 @@ class EnhanceWidget(Container):
 
         self.image = create_widget(annotation=napari.layers.Image, label="Image")
         self.shapes = create_widget(
-            annotation=Optional[napari.layers.Shapes], label="ROIs (Shapes)",
+            annotation=napari.layers.Shapes | None, label="ROIs (Shapes)",
             options={"tooltip": "Rectangles to enhance; none: the whole image"},
         )
         self._weights_problem = ""
