@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import tifffile
@@ -65,3 +67,16 @@ def test_evaluate_refuses_to_record_without_the_classical_rows(tiny_weights, tmp
     assert code == 2
     assert "drop --no-classical" in capsys.readouterr().err
     assert "eval_fluo" not in (tiny_weights / "fluo.json").read_text()
+
+
+def test_evaluate_records_the_score_and_keeps_the_rest(tiny_weights, tmp_path, capsys):
+    from test_train import _fake_w2s
+
+    data = _fake_w2s(tmp_path / "data")
+    before = json.loads((tiny_weights / "fluo.json").read_text())
+    assert cli.main(["evaluate", "--suite", "fluo", "--data", str(data), "--models", "fluo", "--record"]) == 0
+    after = json.loads((tiny_weights / "fluo.json").read_text())
+    entry = after["metrics"].pop("eval_fluo")
+    assert after == before  # nothing else in the record changed, the checksum included
+    assert entry["images"] == 1 and entry["best_classical"] != "raw input" and 5 < entry["psnr"] < 60
+    assert "written into the record of 'fluo'" in capsys.readouterr().out

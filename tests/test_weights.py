@@ -98,3 +98,15 @@ def test_auto_uses_the_shipped_fluorescence_and_photo_weights(monkeypatch, rng):
 
     assert EnhanceJob(rng.random((16, 16)), device="cpu").record.name == "fluo"
     assert EnhanceJob(rng.random((16, 16, 3)), channel_axis=-1, device="cpu").record.name == "photo"
+
+
+def test_concurrent_metric_updates_keep_every_score(weights_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    record = weights.get_weights("tiny")
+    keys = [f"eval_{t}_{i}" for t in range(8) for i in range(25)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: weights.set_metrics(record, k, {"psnr": 1.0}), keys))
+    stored = weights.get_weights("tiny")
+    assert set(keys) <= set(stored.metrics)
+    assert stored.sha256 == record.sha256 and set(record.metrics) <= set(stored.metrics)

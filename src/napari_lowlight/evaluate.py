@@ -230,8 +230,6 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
 def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> list[str]:
     """Write each evaluated weight set's scores into its JSON record (the
     weights file and its checksum are untouched); returns the names updated."""
-    from dataclasses import replace
-
     from . import weights
 
     installed = weights.available_weights()
@@ -257,7 +255,6 @@ def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> lis
         if row.psnr_gt_mean:
             entry["psnr_gt_mean"] = round(float(np.mean(row.psnr_gt_mean)), 2)
             entry["ssim_gt_mean"] = round(float(np.mean(row.ssim_gt_mean)), 3)
-        metrics = {**record.metrics, f"eval_{suite}": entry}
-        record.path.with_suffix(".json").write_text(replace(record, metrics=metrics).to_json())
+        weights.set_metrics(record, f"eval_{suite}", entry)
         updated.append(name)
     return updated

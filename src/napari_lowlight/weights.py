@@ -14,13 +14,18 @@ import functools
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import models
+
+try:
+    import fcntl
+except ImportError:  # Windows: records are then updated without a lock
+    fcntl = None
 
 WEIGHTS_ENV = "NAPARI_LOWLIGHT_WEIGHTS_DIR"
 # Which weight set ``model="auto"`` takes for each kind of image.
@@ -81,6 +86,23 @@ def available_weights() -> dict[str, Weights]:
             raise WeightsError(f"Weight record {record} is malformed: {err}") from None
         found[w.name] = w
     return found
+
+
+def set_metrics(w: Weights, key: str, entry: dict[str, Any]) -> None:
+    """Set ``metrics[key] = entry`` in the JSON record of ``w``, leaving its
+    other metrics, the weights file and the checksum alone.
+
+    The record is read, changed and rewritten under an exclusive lock (where
+    the OS has ``fcntl``), so two evaluations that finish together keep both
+    their scores instead of the later one writing over the earlier's.
+    """
+    with open(w.path.with_suffix(".json"), "r+", encoding="utf-8") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+        current = Weights(**json.loads(fh.read()))
+        fh.seek(0)
+        fh.write(replace(current, metrics={**current.metrics, key: entry}).to_json())
+        fh.truncate()
 
 
 def get_weights(name: str) -> Weights:
