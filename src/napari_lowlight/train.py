@@ -129,8 +129,10 @@ def batches(
         for step in range(start, stop):
             yield _batch(sampler, seed, step, size)
         return
-    # fork shares the loaded images without pickling them; elsewhere spawn sends a copy.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # Not fork: this process already runs torch's threads (and maybe CUDA), and forking a threaded
+    # process can deadlock the child. forkserver (spawn where there is none) sends each worker a
+    # copy of the loaded images once, at start.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(workers, _init_worker, (sampler,)) as pool:
         pending: deque = deque()
         for step in range(start, stop):
