@@ -7,9 +7,8 @@ noise on the clean (400-frame average) images of the training fields.
 
 ``photo``: clean photos (``DIR/natural/CBSD68``, ``DIR/natural/Train400`` as
 grey-as-RGB, and colour images that ship with scikit-image) darkened by the
-physical low-light model or LLCNN's gamma protocol (70% and 30% unless the config
-says otherwise: ``physical_fraction``); Kodak24 is
-the validation set.
+physical low-light model or LLCNN's gamma protocol (70% and 30% unless the
+config's ``physical_fraction`` says otherwise); Kodak24 is the validation set.
 """
 
 from __future__ import annotations

@@ -235,7 +235,8 @@ def train(
     loss_fn = losses.MixLoss().to(dev)
     mode = cfg.normalization["mode"]
     sampler = datasets.PairSampler(
-        cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets, mode, cfg.physical_fraction
+        cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets,
+        photo_normalization=mode, physical_fraction=cfg.physical_fraction,
     )
     val_pairs = [
         (torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev))

@@ -80,12 +80,16 @@ def available_weights() -> dict[str, Weights]:
     found = {}
     folder = weights_dir()
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            w = Weights(**json.loads(record.read_text()))
-        except (TypeError, ValueError) as err:
-            raise WeightsError(f"Weight record {record} is malformed: {err}") from None
+        w = _parse_record(record.read_text(), record)
         found[w.name] = w
     return found
+
+
+def _parse_record(text: str, path: Path) -> Weights:
+    try:
+        return Weights(**json.loads(text))
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"Weight record {path} is malformed: {err}") from None
 
 
 def set_metrics(w: Weights, key: str, entry: dict[str, Any]) -> None:
@@ -96,10 +100,11 @@ def set_metrics(w: Weights, key: str, entry: dict[str, Any]) -> None:
     the OS has ``fcntl``), so two evaluations that finish together keep both
     their scores instead of the later one writing over the earlier's.
     """
-    with open(w.path.with_suffix(".json"), "r+", encoding="utf-8") as fh:
+    path = w.path.with_suffix(".json")
+    with open(path, "r+", encoding="utf-8") as fh:
         if fcntl is not None:
             fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
-        current = Weights(**json.loads(fh.read()))
+        current = _parse_record(fh.read(), path)
         fh.seek(0)
         fh.write(replace(current, metrics={**current.metrics, key: entry}).to_json())
         fh.truncate()
