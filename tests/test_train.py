@@ -154,6 +154,23 @@ def _fake_photos(root):
     return root
 
 
+def test_learned_tone_pairs_carry_the_dark_patch_and_the_heads_inputs(tmp_path):
+    from napari_lowlight import tone_head
+
+    root = _fake_photos(tmp_path)
+    sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization="learned-tone")
+    noisy, clean, image, vector, prior = sampler.batch(np.random.default_rng(0), 4)
+    assert vector.shape == (4, tone_head.VECTOR_SIZE)
+    assert noisy.shape == clean.shape == (4, 3, 64, 64)
+    assert image.shape == (4, tone_head.IMAGE_CHANNELS, tone_head.SIDE, tone_head.SIDE) and prior.shape == (4, 2)
+    assert noisy.mean() < clean.mean()  # left dark: the head's curve brightens it in the training step
+    (val_noisy, _, *head_inputs), = datasets.validation_pairs("photo", root, size=128, photo_normalization="learned-tone")
+    dark = datasets.degrade.low_light_photo(datasets.load_photos(root, True)[0], np.random.default_rng(1234))
+    np.testing.assert_allclose(val_noisy, datasets.centre_crop(dark, 128).transpose(2, 0, 1))
+    for got, expected in zip(head_inputs, tone_head.features(dark)):  # read from the whole image
+        np.testing.assert_allclose(got, expected)
+
+
 @pytest.mark.parametrize("mode", ["exposure", "auto-exposure", "auto-tone"])
 def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
     from napari_lowlight import datasets, normalize
@@ -177,9 +194,9 @@ def test_physical_fraction_picks_the_darkening(tmp_path, monkeypatch, fraction, 
     used = set()
 
     def spy(name, darken):
-        def wrapped(clean, rng):
+        def wrapped(clean, rng, **ranges):
             used.add(name)
-            return darken(clean, rng)
+            return darken(clean, rng, **ranges)
 
         return wrapped
 
@@ -190,9 +207,60 @@ def test_physical_fraction_picks_the_darkening(tmp_path, monkeypatch, fraction, 
     assert used == expected
 
 
+def test_the_darkening_ranges_reach_the_sampler(tmp_path):
+    root = _fake_photos(tmp_path)
+
+    def mean_darkening(**ranges):
+        sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization="learned-tone",
+                                       physical_fraction=1.0, **ranges)
+        noisy, clean, *_ = sampler.batch(np.random.default_rng(0), 8)
+        return noisy.mean() / clean.mean()
+
+    assert mean_darkening() < 0.6  # the benchmark's exposures, 0.02-0.2 in linear light
+    assert mean_darkening(exposure=(1.0, 1.0)) == pytest.approx(1.0, abs=0.05)  # full exposure: only noise
+    assert mean_darkening(undarkened=1.0) == pytest.approx(1.0, abs=0.05)
+
+
 def test_config_reads_physical_fraction(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('name = "p"\narch = "llunet3"\ndomain = "photo"\nchannels = 3\nsteps = 1\nphysical_fraction = 0.25\n')
     assert TrainConfig.load(path).physical_fraction == 0.25
-    shipped = Path(__file__).parents[1] / "configs" / "photo.toml"
-    assert TrainConfig.load(shipped).physical_fraction == 0.7
+    for name in ("photo-ridge", "photo"):
+        shipped = Path(__file__).parents[1] / "configs" / f"{name}.toml"
+        assert TrainConfig.load(shipped).physical_fraction == 0.7
+
+
+@pytest.mark.slow
+def test_a_tone_head_stage_trains_only_the_head_and_reloads(tmp_path):
+    import torch
+
+    from napari_lowlight import tone_head
+
+    root = _fake_photos(tmp_path / "data")
+    first = TrainConfig(name="base", arch="llunet", domain="photo", channels=3, steps=2, batch=2, patch=96,
+                        val_every=2, photo_sets=["CBSD68"], normalization={"mode": "auto-tone"})
+    train(first, root, tmp_path / "w", tmp_path / "r1", quiet=True, device="cpu")
+    second = TrainConfig(name="head", arch="llunet", domain="photo", channels=3, steps=4, batch=2, patch=96,
+                         val_every=2, photo_sets=["CBSD68"], normalization={"mode": "learned-tone"},
+                         init="base", train_only="tone_head", weight_decay=0.01)
+    record = train(second, root, tmp_path / "w", tmp_path / "r2", quiet=True, device="cpu")
+    base = weights.build_from_record(weights.Weights(**json.loads((tmp_path / "w" / "base.json").read_text())),
+                                     folder=tmp_path / "w")
+    net = weights.build_from_record(record, folder=tmp_path / "w")
+    assert record.parameters == models_count(base) + models_count(net.tone_head)
+    for name, value in base.state_dict().items():
+        assert torch.equal(net.state_dict()[name], value), name  # the network stayed frozen
+    assert any(p.abs().sum() > 0 for p in net.tone_head.correction[-1].parameters())  # the head learned
+    assert isinstance(net.tone_head, tone_head.ToneHead)
+
+
+def models_count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_train_only_must_name_a_part_of_the_network(tmp_path):
+    root = _fake_photos(tmp_path / "data")
+    cfg = TrainConfig(name="x", arch="llunet", domain="photo", channels=3, steps=1, batch=1, patch=64,
+                      photo_sets=["CBSD68"], normalization={"mode": "auto-tone"}, train_only="tone_head")
+    with pytest.raises(ValueError, match="tone_head"):
+        train(cfg, root, tmp_path / "w", tmp_path / "r", quiet=True, device="cpu")

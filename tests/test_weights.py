@@ -7,7 +7,7 @@ import torch
 from napari_lowlight import enhance, load_model, models, weights
 from napari_lowlight.train import TrainConfig, export
 
-SHIPPED = ("fluo", "photo", "llcnn-paper")
+SHIPPED = ("fluo", "photo", "photo-ridge", "llcnn-paper")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from skimage import io
 
-from . import degrade, normalize
+from . import degrade, normalize, tone_head
 
 FLUO_VAL_FIELDS = range(71, 81)
 _SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "retina", "immunohistochemistry")
@@ -99,10 +99,15 @@ class PairSampler:
         photo_sets=PHOTO_SETS,
         photo_normalization: str = "exposure",
         physical_fraction: float = 0.7,
+        exposure: tuple[float, float] = (0.02, 0.2),
+        gamma: tuple[float, float] = (2.0, 5.0),
+        undarkened: float = 0.0,
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
         self.physical = physical_fraction
+        self.exposure, self.gamma = exposure, gamma  # ranges of the two darkenings
+        self.undarkened = undarkened
         if domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
         elif domain == "photo":
@@ -125,15 +130,33 @@ class PairSampler:
         else:
             image = self.clean[int(rng.integers(len(self.clean)))]
             (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
-            physical = rng.random() < self.physical
-            dark = degrade.low_light_photo(clean, rng) if physical else degrade.gamma_photo(clean, rng)
+            # Drawn only when asked for, so configs without it keep their random streams.
+            if self.undarkened and rng.random() < self.undarkened:
+                dark = degrade.low_light_photo(clean, rng, exposure=(1.0, 1.0))
+            elif rng.random() < self.physical:
+                dark = degrade.low_light_photo(clean, rng, exposure=self.exposure)
+            else:
+                dark = degrade.gamma_photo(clean, rng, gamma=self.gamma)
+            if self.photo_normalization == "learned-tone":
+                # The curve is the tone head's, learned in the training step: pass the dark
+                # patch as it is, with the head's inputs read from the whole context crop. The
+                # head reads noise levels, so the gamma protocol's floats are stored in 8 bits
+                # as a user's photo (and the benchmark's input) would be.
+                dark = np.round(dark * 255) / 255
+                noisy, clean = _augment(rng, *_crop(rng, self.patch, dark, clean))
+                return _channels_first(noisy, clean) + tone_head.features(dark)
             noisy = normalize.normalize(dark, self.photo_normalization)
         noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
-        return noisy.transpose(2, 0, 1).copy(), clean.transpose(2, 0, 1).copy()
+        return _channels_first(noisy, clean)
 
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [self.sample(rng) for _ in range(size)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """(inputs, targets), then the tone head's inputs for "learned-tone", each stacked."""
+        samples = [self.sample(rng) for _ in range(size)]
+        return tuple(np.stack(parts) for parts in zip(*samples))
+
+
+def _channels_first(*images: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(a.transpose(2, 0, 1).copy() for a in images)
 
 
 def validation_pairs(
@@ -150,10 +173,14 @@ def validation_pairs(
     else:
         for clean in load_photos(root, validation=True):
             dark = degrade.low_light_photo(clean, rng)
-            pairs.append((normalize.normalize(dark, photo_normalization), clean))
+            if photo_normalization == "learned-tone":
+                # The whole image's head inputs, as the engine reads them.
+                pairs.append((dark, clean, *tone_head.features(dark)))
+            else:
+                pairs.append((normalize.normalize(dark, photo_normalization), clean))
     return [
-        (centre_crop(noisy, size).transpose(2, 0, 1).copy(), centre_crop(clean, size).transpose(2, 0, 1).copy())
-        for noisy, clean in pairs
+        _channels_first(centre_crop(noisy, size), centre_crop(clean, size)) + tuple(head_inputs)
+        for noisy, clean, *head_inputs in pairs
     ]
 
 

@@ -159,7 +159,9 @@ class EnhanceJob:
 
     def _planes(self) -> np.ndarray:
         """Normalised planes, shape (N, C, H, W), float32."""
-        x = normalize.normalize(self.data, self.normalization, self.percentiles)
+        x = normalize.normalize(
+            self.data, self.normalization, self.percentiles, tone_head=getattr(self.net, "tone_head", None)
+        )
         h, w, c = x.shape[-3:]
         x = x.reshape(-1, h, w, c)
         if self.per_channel:
@@ -260,7 +262,7 @@ def enhance(
         Core tile size in pixels (default 512); peak memory grows with it.
     batch_size : int, optional
         Tiles per forward pass (default 2 on CPU, 8 on CUDA).
-    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure", "auto-tone"}, optional
+    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure", "auto-tone", "learned-tone"}, optional
         How intensities are mapped to [0, 1] before the network: percentiles
         per channel for microscopy, the dtype's range for photos, optionally
         with an exposure correction in linear light (see

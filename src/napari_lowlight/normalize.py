@@ -34,6 +34,10 @@ Two conventions:
     (``scripts/fit_tone.py``). A physical under-exposure needs the gain
     alone (tone near 1); LLCNN's gamma darkening keeps the highlights where
     they were and needs a tone near 1/gamma, which no gain can give.
+``"learned-tone"`` (the ``photo`` network)
+    As ``"auto-tone"``, with the ridge's guess corrected by the network's own
+    tone head (:mod:`napari_lowlight.tone_head`), trained through the network;
+    it needs a model that has one.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ AUTO_TONE_EXPONENT = (
 )
 TONE_PERCENTILES = (10.0, 50.0, 90.0, 99.9)
 TONE_RANGE = (0.15, 1.0)
-EXPOSURE_MODES = ("exposure", "auto-exposure", "auto-tone")  # photos, mapped in linear light
+EXPOSURE_MODES = ("exposure", "auto-exposure", "auto-tone", "learned-tone")  # photos, mapped in linear light
 MODES = ("percentile", "dtype", *EXPOSURE_MODES)
 
 
@@ -121,7 +125,7 @@ class Normalizer:
 
 
 def statistics(
-    reference: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
+    reference: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES, tone_head=None
 ) -> Normalizer:
     """The :class:`Normalizer` of ``reference`` (channels last) for ``mode``.
 
@@ -129,9 +133,11 @@ def statistics(
     ----------
     reference : ndarray
         The image (or a representative subsample of it), channels last.
-    mode : {"percentile", "dtype", "exposure", "auto-exposure", "auto-tone"}
+    mode : {"percentile", "dtype", "exposure", "auto-exposure", "auto-tone", "learned-tone"}
     percentiles : (float, float)
         Low and high percentiles for ``"percentile"`` mode, 0 <= low < high <= 100.
+    tone_head : ToneHead, optional
+        The model's tone head, which ``"learned-tone"`` needs.
     """
     if mode == "percentile":
         low, high = percentiles
@@ -150,6 +156,13 @@ def statistics(
     if mode == "auto-tone":
         terms = _exposure_terms(reference, TONE_PERCENTILES)
         return tone_curve(terms @ np.asarray(AUTO_TONE_LOG_GAIN), terms @ np.asarray(AUTO_TONE_EXPONENT))
+    if mode == "learned-tone":
+        if tone_head is None:
+            raise ValueError(
+                "The 'learned-tone' normalisation needs a model with a tone head (the 'photo' weights); "
+                "use 'auto-tone' with other models."
+            )
+        return tone_curve(*tone_head.estimate(Normalizer("dtype").apply(reference)))
     if mode == "dtype":
         return Normalizer(mode)
     raise ValueError(f"Unknown normalization {mode!r}; use one of {', '.join(MODES)}.")
@@ -195,15 +208,16 @@ def exposure_design(features: np.ndarray) -> np.ndarray:
 
 
 def normalize(
-    data: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES
+    data: np.ndarray, mode: str, percentiles: tuple[float, float] = DEFAULT_PERCENTILES, tone_head=None
 ) -> np.ndarray:
-    """Normalise ``data`` (channels on the last axis) with its own statistics.
+    """Normalise ``data`` (channels on the last axis) with its own statistics
+    (see :func:`statistics` for the arguments).
 
     Returns
     -------
     ndarray of float32, same shape.
     """
-    return statistics(data, mode, percentiles).apply(data)
+    return statistics(data, mode, percentiles, tone_head).apply(data)
 
 
 def expose(srgb: np.ndarray) -> np.ndarray:

@@ -207,7 +207,9 @@ class RegionJob:
     def _normalizer(self) -> normalize.Normalizer | None:
         if self.stats != "image":
             return None
-        return normalize.statistics(self._reference(), self.normalization, self.percentiles)
+        return normalize.statistics(
+            self._reference(), self.normalization, self.percentiles, tone_head=getattr(self.net, "tone_head", None)
+        )
 
     def read(self, k: int) -> np.ndarray:
         """Read crop ``k`` (region plus margin): slice first, then load, so a

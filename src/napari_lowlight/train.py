@@ -33,7 +33,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
     import tomli as tomllib
 
-from . import datasets, devices, losses, models, weights
+from . import datasets, devices, losses, models, tone_head, weights
 
 # With ``ema``, val_* score the averaged weights (the ones exported) and raw_val_loss the trained ones.
 CSV_FIELDS = ("step", "train_loss", "val_loss", "val_psnr", "lr", "minutes", "raw_val_loss")
@@ -61,6 +61,12 @@ class TrainConfig:
     ema: float = 0.0  # decay of the exported moving average of the weights; 0: export the weights as trained
     photo_sets: list = field(default_factory=lambda: list(datasets.PHOTO_SETS))
     physical_fraction: float = 0.7  # photo: share of physical darkenings; the rest use LLCNN's gamma protocol
+    # photo: ranges of the physical exposure factor and of LLCNN's gamma (degrade's defaults: the benchmark's)
+    photo_exposure: tuple = (0.02, 0.2)
+    photo_gamma: tuple = (2.0, 5.0)
+    undarkened_fraction: float = 0.0  # photo: share of photos at full exposure (photon noise only)
+    train_only: str = ""  # train this submodule alone (e.g. "tone_head"), the rest frozen as loaded from init
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -79,14 +85,22 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
+def predict(net: torch.nn.Module, x: torch.Tensor, head_inputs=()) -> torch.Tensor:
+    """The network's output for the batch ``x``; with the tone head's inputs
+    (the "learned-tone" normalisation), ``x`` first goes through the head's curve."""
+    if head_inputs:
+        x = tone_head.curve(x, *net.tone_head(*head_inputs))
+    return net(x.contiguous(memory_format=torch.channels_last))
+
+
 def validate(net: torch.nn.Module, loss_fn, pairs) -> tuple[float, float]:
-    """Mean loss and PSNR over ``pairs`` of (input, target) tensors (C, H, W)."""
+    """Mean loss and PSNR over ``pairs`` of (input, target[, head inputs]) tensors, unbatched."""
     net.eval()
     total_loss, total_psnr = 0.0, 0.0
     with torch.inference_mode():
-        for x, y in pairs:
-            x, y = x[None], y[None]
-            pred = net(x.contiguous(memory_format=torch.channels_last))
+        for x, y, *head_inputs in pairs:
+            y = y[None]
+            pred = predict(net, x[None], [a[None] for a in head_inputs])
             total_loss += loss_fn(pred, y).item()
             total_psnr += psnr(pred, y)
     net.train()
@@ -106,7 +120,7 @@ def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
 _SAMPLER: datasets.PairSampler | None = None  # each worker process's copy
 
 
-def _batch(sampler: datasets.PairSampler, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _batch(sampler: datasets.PairSampler, seed: int, step: int, size: int) -> tuple[np.ndarray, ...]:
     return sampler.batch(np.random.default_rng((seed, step)), size)
 
 
@@ -115,13 +129,13 @@ def _init_worker(sampler: datasets.PairSampler) -> None:
     _SAMPLER = sampler
 
 
-def _worker_batch(seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _worker_batch(seed: int, step: int, size: int) -> tuple[np.ndarray, ...]:
     return _batch(_SAMPLER, seed, step, size)
 
 
 def batches(
     sampler: datasets.PairSampler, seed: int, size: int, start: int, stop: int, workers: int = 0
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, ...]]:
     """The batches of steps ``start .. stop - 1`` in order; with ``workers``
     processes preparing up to ``4 * workers`` of them ahead (degrading photos
     costs more CPU than a GPU step). The batches do not depend on ``workers``."""
@@ -141,6 +155,20 @@ def batches(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+def _optimizer(cfg: TrainConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam (AdamW with ``weight_decay``) over the parameters ``train_only`` names
+    (all of them by default); the others are frozen."""
+    if cfg.train_only:
+        if not hasattr(net, cfg.train_only):
+            raise ValueError(f"train_only names {cfg.train_only!r}, which the {cfg.arch} network does not have.")
+        net.requires_grad_(False)
+        getattr(net, cfg.train_only).requires_grad_(True)
+    params = [p for p in net.parameters() if p.requires_grad]
+    if cfg.weight_decay:
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr)
 
 
 def _save_checkpoint(path: Path, net, opt, step: int, log: list[dict], average=None) -> None:
@@ -227,20 +255,23 @@ def train(
     net = models.build(cfg.arch, cfg.channels, cfg.channels).train()
     if cfg.init:
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
+    mode = cfg.normalization["mode"]
+    if mode == "learned-tone":
+        tone_head.attach(net)
     # Channels-last like the engine: oneDNN trains faster so (a fluo step on the CPU: 411 -> 352 ms).
     net.to(dev, memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    opt = _optimizer(cfg, net)
     average = moving_average(net, cfg.ema)
     exported = average.module if average is not None else net  # what is validated and written out
     loss_fn = losses.MixLoss().to(dev)
-    mode = cfg.normalization["mode"]
     sampler = datasets.PairSampler(
         cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets,
         photo_normalization=mode, physical_fraction=cfg.physical_fraction,
+        exposure=tuple(cfg.photo_exposure), gamma=tuple(cfg.photo_gamma), undarkened=cfg.undarkened_fraction,
     )
     val_pairs = [
-        (torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev))
-        for x, y in datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
+        [torch.from_numpy(a).to(dev) for a in pair]
+        for pair in datasets.validation_pairs(cfg.domain, data, photo_normalization=mode)
     ]
     step, log = 0, []
     ckpt = run_dir / "checkpoint.pt"
@@ -258,12 +289,11 @@ def train(
     start, running = time.perf_counter() - (log[-1]["minutes"] * 60 if log else 0.0), []
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=quiet, mininterval=5)
     end = min(cfg.steps, stop_at or cfg.steps)
-    for noisy, clean in batches(sampler, cfg.seed, cfg.batch, step, end, workers):
+    for batch in batches(sampler, cfg.seed, cfg.batch, step, end, workers):
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
-        noisy = torch.from_numpy(noisy).to(dev).contiguous(memory_format=torch.channels_last)
-        clean = torch.from_numpy(clean).to(dev)
-        loss = loss_fn(net(noisy), clean)
+        noisy, clean, *head_inputs = (torch.from_numpy(a).to(dev) for a in batch)
+        loss = loss_fn(predict(net, noisy, head_inputs), clean)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -292,6 +322,7 @@ def train(
     bar.close()
     if step < cfg.steps:
         return None
+    exported.requires_grad_(True)  # the record counts every parameter, frozen ones too
     return export(cfg, exported.cpu().eval(), out, log, recipe, trained_on=dev.type)
 
 

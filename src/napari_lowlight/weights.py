@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from . import models
+from . import models, tone_head
 
 try:
     import fcntl
@@ -152,6 +152,8 @@ def build_from_record(w: Weights, folder: Path | None = None) -> torch.nn.Module
     """The record's network, weights loaded and checked, on the CPU, eval mode.
     ``folder`` holds the file (default: :func:`weights_dir`)."""
     net = models.build(w.arch, w.in_channels, w.out_channels)
+    if w.normalization.get("mode") == "learned-tone":
+        tone_head.attach(net)  # the file holds the network and its tone head
     try:
         net.load_state_dict(_checked_state_dict(w, Path(folder or weights_dir()) / w.file), strict=True)
     except RuntimeError as err:

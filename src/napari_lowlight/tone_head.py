@@ -1,0 +1,152 @@
+"""The learned tone curve of the ``photo`` network ("learned-tone" normalisation).
+
+``auto-tone`` (:mod:`napari_lowlight.normalize`) guesses one curve per image,
+``gain * x ** tone`` in linear light, by a ridge fit from five luminance
+statistics to the curves that bring darkened training photos closest to their
+clean originals. :class:`ToneHead` refines that guess: it reads a 32 x 32
+thumbnail of the whole image (log linear RGB and the local noise level, which
+tells photon noise from the constant noise of LLCNN's gamma protocol) with the
+statistics and the ridge's guess, and predicts a correction to both numbers.
+It is trained end to end through the frozen photo network on that network's
+loss (``train_only = "tone_head"`` in ``configs/photo.toml``), so it learns the
+curve the network does best with, hedging where the image leaves the curve
+uncertain. Its last layer starts at zero, so an untrained head is ``auto-tone``.
+
+Like every normalisation it runs once per image (or once per whole image for
+all its ROIs), so every tile sees the same curve; it costs a few thousand
+multiply-accumulates per image, nothing per pixel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import normalize
+from .degrade import srgb_to_linear
+
+SIDE = 32  # thumbnail side
+IMAGE_CHANNELS = 4  # log linear R, G, B and log noise level
+VECTOR_SIZE = 9  # five statistics, the ridge's (log gain, tone), noise in the darkest and brightest thirds
+
+
+def _block_mean(a: np.ndarray) -> np.ndarray:
+    """``a`` (H, W, C) averaged over SIDE x SIDE blocks; images smaller than
+    SIDE are first enlarged by repetition."""
+    h, w = a.shape[:2]
+    if min(h, w) < SIDE:
+        a = np.repeat(np.repeat(a, math.ceil(SIDE / h), axis=0), math.ceil(SIDE / w), axis=1)
+        h, w = a.shape[:2]
+    h, w = h // SIDE * SIDE, w // SIDE * SIDE
+    return a[:h, :w].reshape(SIDE, h // SIDE, SIDE, w // SIDE, -1).mean(axis=(1, 3))
+
+
+def _log(x, floor: float = 1e-4):
+    # Logs of light levels and noise sigmas span about -9..0; /5 + 1 brings them near [-1, 1].
+    return np.log(np.maximum(x, floor)) / 5 + 1
+
+
+def features(srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The head's inputs for an sRGB float image (H, W, 3) in [0, 1].
+
+    Returns
+    -------
+    image : ndarray, (4, 32, 32) float32
+        Thumbnail of log linear RGB and of the local noise level (standard
+        deviation of a 3x3 high-pass of the sRGB luminance).
+    vector : ndarray, (9,) float32
+        ``auto-tone``'s five log statistics, its ridge's (log gain, tone) and
+        the noise level in the darkest and brightest thirds of the image.
+    prior : ndarray, (2,) float32
+        The ridge's (log gain, tone), which the head corrects.
+    """
+    srgb = np.clip(np.asarray(srgb, dtype=np.float32), 0.0, 1.0)
+    luminance = srgb.mean(axis=-1)
+    high_pass = np.zeros_like(luminance)
+    high_pass[1:-1, 1:-1] = 4 * luminance[1:-1, 1:-1] - (
+        luminance[:-2, 1:-1] + luminance[2:, 1:-1] + luminance[1:-1, :-2] + luminance[1:-1, 2:]
+    )
+    moments = _block_mean(np.stack([high_pass, high_pass**2], axis=-1))
+    noise = np.sqrt(np.maximum(moments[..., 1] - moments[..., 0] ** 2, 0.0))
+    image = np.concatenate([_log(_block_mean(srgb_to_linear(srgb))), _log(noise)[..., None]], axis=-1)
+    statistics = normalize.exposure_features(srgb, normalize.TONE_PERCENTILES)
+    terms = normalize.exposure_design(statistics[None])[0]
+    prior = np.array([terms @ np.asarray(normalize.AUTO_TONE_LOG_GAIN), terms @ np.asarray(normalize.AUTO_TONE_EXPONENT)])
+    vector = np.concatenate([statistics / 5 + 1, prior, _third_noise(luminance, high_pass)])
+    return image.transpose(2, 0, 1).astype(np.float32), vector.astype(np.float32), prior.astype(np.float32)
+
+
+def _third_noise(luminance: np.ndarray, high_pass: np.ndarray) -> np.ndarray:
+    """Scaled log noise level in the darkest and the brightest third of the pixels."""
+    inner_l, inner_h = luminance[1:-1, 1:-1], high_pass[1:-1, 1:-1]
+    if inner_l.size == 0:
+        return _log(np.array([0.0, 0.0]))
+    low, high = np.quantile(inner_l, [1 / 3, 2 / 3])
+    return _log(np.array([inner_h[mask].std() if mask.any() else 0.0 for mask in (inner_l <= low, inner_l >= high)]))
+
+
+class ToneHead(nn.Module):
+    """(log gain, tone) for a batch of :func:`features`: the ridge's guess plus
+    a learned correction, kept within normalize's bounds."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        c = width
+        self.thumbnail = nn.Sequential(
+            nn.Conv2d(IMAGE_CHANNELS, c, 3, 2, 1), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, 2, 1), nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, 3, 2, 1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.correction = nn.Sequential(nn.Linear(2 * c + VECTOR_SIZE, 64), nn.ReLU(), nn.Linear(64, 2))
+        # Zero correction at the start: an untrained head is exactly auto-tone.
+        nn.init.zeros_(self.correction[-1].weight)
+        nn.init.zeros_(self.correction[-1].bias)
+
+    def forward(self, image: torch.Tensor, vector: torch.Tensor, prior: torch.Tensor):
+        delta = self.correction(torch.cat([self.thumbnail(image), vector], dim=1))
+        bound = math.log(normalize.EXPOSURE_MAX_GAIN)
+        log_gain = (prior[:, 0] + delta[:, 0]).clamp(-bound, bound)
+        tone = (prior[:, 1] + delta[:, 1]).clamp(*normalize.TONE_RANGE)
+        return log_gain, tone
+
+    @torch.no_grad()
+    def estimate(self, srgb: np.ndarray) -> tuple[float, float]:
+        """(log gain, tone) for one sRGB float image (..., H, W, 3); the planes
+        of a stack are read as one tall image, so they share one curve."""
+        srgb = np.asarray(srgb).reshape(-1, *np.shape(srgb)[-2:])
+        inputs = [torch.from_numpy(a)[None] for a in features(srgb)]
+        param = next(self.parameters())
+        log_gain, tone = self(*(a.to(param.device, param.dtype) for a in inputs))
+        return float(log_gain), float(tone)
+
+
+def attach(net: nn.Module) -> nn.Module:
+    """Give ``net`` a fresh :class:`ToneHead` (its ``tone_head`` submodule, so
+    the weight file holds both). The network's forward does not use it: the
+    engine asks it for the curve once per image."""
+    net.tone_head = ToneHead()
+    return net
+
+
+def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def curve(srgb: torch.Tensor, log_gain: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
+    """The tone curve of :class:`normalize.Normalizer` in torch, differentiable
+    in (log gain, tone), one pair per image of the batch (N, C, H, W)."""
+    shape = (-1, 1, 1, 1)
+    linear = _srgb_to_linear(srgb)
+    # Black stays black; the 1 in its place keeps d(x ** tone)/d(tone) = x ** tone * log(x) finite there.
+    black = linear <= 0
+    toned = torch.where(black, 0.0, torch.where(black, 1.0, linear) ** tone.reshape(shape))
+    return _linear_to_srgb(toned * log_gain.exp().reshape(shape))
