@@ -53,10 +53,11 @@ CONDITIONS = {
 
 # Other runs of the same recipe (measured, see ../benchmarks.md), and what a second stage trained.
 REPRODUCTIONS = {
-    "photo": "Two stages: the network is `photo-ridge`'s (6,000 steps, 59.0 minutes, its own card), "
-    "loaded and frozen; the steps and minutes above train the tone head alone, through that network, "
-    "with AdamW (weight decay 0.01, `train_only = \"tone_head\"` in the config). The training-time "
-    "validation crops are physically darkened only.",
+    "photo": "Two stages: the network starts from `photo-ridge`'s weights (6,000 steps, 59.0 minutes, "
+    "its own card); the steps and minutes above train the new tone head and the network together "
+    "(learning rate 5e-4, AdamW with weight decay 0.01), with a tenth of the training photos left at "
+    "full exposure. The training-time validation crops are physically darkened only. Variants of this "
+    "stage (the head alone, no head, wider darkenings): ../results/tone-head.md.",
     "llcnn-paper": "These weights were trained before batches were drawn per step (one sequential "
     "random stream); today's code draws other batches from the same seed and has not been re-run "
     "on this recipe.",
@@ -87,8 +88,8 @@ LIMITATIONS = {
     "from the whole image; like any estimate from one image it can be off, so night scenes may come "
     "out brighter or darker than they were. A well-exposed photo is left about as it was (Kodak24 "
     "undarkened: 27.4 dB against the input, brightened by 0.03; `scripts/well_exposed.py`). Its "
-    "outputs are less saturated and a little hazier than the clean photos. Computing the head's "
-    "inputs costs about 0.2 s per megapixel, once per image. It meets the issue's physical targets "
+    "outputs are less saturated and a little hazier than the clean photos. Its tone curve costs about 0.2 s "
+    "per megapixel, once per image. It meets the issue's physical targets "
     "(25 dB / 0.80) but not the gamma ones (29.35 dB / 0.93): see the table above.",
     "llcnn-paper": "A reference, not a product: the published architecture trained briefly (400 "
     "steps, batch 4, 26 CPU minutes) on our photo data, including the grey Train400 pool, with the "

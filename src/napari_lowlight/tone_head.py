@@ -7,10 +7,11 @@ clean originals. :class:`ToneHead` refines that guess: it reads a 32 x 32
 thumbnail of the whole image (log linear RGB and the local noise level, which
 tells photon noise from the constant noise of LLCNN's gamma protocol) with the
 statistics and the ridge's guess, and predicts a correction to both numbers.
-It is trained end to end through the frozen photo network on that network's
-loss (``train_only = "tone_head"`` in ``configs/photo.toml``), so it learns the
-curve the network does best with, hedging where the image leaves the curve
-uncertain. Its last layer starts at zero, so an untrained head is ``auto-tone``.
+It is trained end to end with the photo network on that network's loss
+(``configs/photo.toml``; ``train_only = "tone_head"`` would freeze the
+network), so it learns the curve the network does best with, hedging where the
+image leaves the curve uncertain. Its last layer starts at zero, so an
+untrained head is ``auto-tone``.
 
 Like every normalisation it runs once per image (or once per whole image for
 all its ROIs), so every tile sees the same curve; it costs a few thousand
