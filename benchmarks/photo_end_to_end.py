@@ -15,20 +15,10 @@ evaluation tables, all in the same run (best of three; fp32, all cores).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from speed import best_of  # benchmarks/speed.py: a warm-up, then the best of N runs
 
 
 def main() -> None:
@@ -52,7 +42,7 @@ def main() -> None:
             continue
         own = w.normalization["mode"]
         for mode in (own, "dtype"):
-            t = best_of(lambda m=mode, n=name: enhance(dark, model=n, channel_axis=-1, device="cpu", normalization=m))
+            t = best_of(lambda m=mode, n=name: enhance(dark, model=n, channel_axis=-1, device="cpu", normalization=m), 3)
             print(f"| `{name}` | {mode}{' (its own)' if mode == own else ' (network alone)'} | {mpx / t:.2f} |")
     x = dark / 255.0
     t = best_of(lambda: evaluate._nlm(evaluate._brighten(x, "photo")), 1)
