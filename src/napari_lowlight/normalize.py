@@ -154,8 +154,7 @@ def statistics(
         terms = _exposure_terms(reference, EXPOSURE_PERCENTILES)
         return Normalizer(mode, gain=_bounded_gain(terms @ np.asarray(AUTO_EXPOSURE)))
     if mode == "auto-tone":
-        terms = _exposure_terms(reference, TONE_PERCENTILES)
-        return tone_curve(terms @ np.asarray(AUTO_TONE_LOG_GAIN), terms @ np.asarray(AUTO_TONE_EXPONENT))
+        return tone_curve(*auto_tone_guess(_exposure_terms(reference, TONE_PERCENTILES)))
     if mode == "learned-tone":
         if tone_head is None:
             raise ValueError(
@@ -174,6 +173,12 @@ def _exposure_terms(reference: np.ndarray, percentiles: tuple[float, ...]) -> np
     return exposure_design(features[None])[0]
 
 
+def auto_tone_guess(terms: np.ndarray) -> np.ndarray:
+    """The ridge's (log gain, tone), before bounds, for one row of :func:`exposure_design`
+    made of ``exposure_features(image, TONE_PERCENTILES)``."""
+    return np.array([terms @ np.asarray(AUTO_TONE_LOG_GAIN), terms @ np.asarray(AUTO_TONE_EXPONENT)])
+
+
 def _bounded_gain(log_gain: float) -> float:
     return float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN))
 
@@ -189,7 +194,11 @@ def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = EXPOSUR
     median and the 99.9th) of the luminance averaged over 2x2 blocks (which
     tames single noisy or hot pixels), for an sRGB float image (channels
     last, any leading axes)."""
-    linear = srgb_to_linear(np.clip(srgb, 0.0, 1.0))
+    return linear_features(srgb_to_linear(np.clip(srgb, 0.0, 1.0)), percentiles)
+
+
+def linear_features(linear: np.ndarray, percentiles: tuple[float, ...] = EXPOSURE_PERCENTILES) -> np.ndarray:
+    """:func:`exposure_features` of an image already decoded to linear light."""
     luminance = linear.mean(axis=-1)
     if luminance.ndim >= 2 and min(luminance.shape[-2:]) >= 2:
         h, w = (luminance.shape[-2] // 2) * 2, (luminance.shape[-1] // 2) * 2

@@ -72,10 +72,10 @@ def features(srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
     moments = _block_mean(np.stack([high_pass, high_pass**2], axis=-1))
     noise = np.sqrt(np.maximum(moments[..., 1] - moments[..., 0] ** 2, 0.0))
-    image = np.concatenate([_log(_block_mean(srgb_to_linear(srgb))), _log(noise)[..., None]], axis=-1)
-    statistics = normalize.exposure_features(srgb, normalize.TONE_PERCENTILES)
-    terms = normalize.exposure_design(statistics[None])[0]
-    prior = np.array([terms @ np.asarray(normalize.AUTO_TONE_LOG_GAIN), terms @ np.asarray(normalize.AUTO_TONE_EXPONENT)])
+    linear = srgb_to_linear(srgb)  # decoded once: the thumbnail and the statistics share it
+    image = np.concatenate([_log(_block_mean(linear)), _log(noise)[..., None]], axis=-1)
+    statistics = normalize.linear_features(linear, normalize.TONE_PERCENTILES)
+    prior = normalize.auto_tone_guess(normalize.exposure_design(statistics[None])[0])
     vector = np.concatenate([statistics / 5 + 1, prior, _third_noise(luminance, high_pass)])
     return image.transpose(2, 0, 1).astype(np.float32), vector.astype(np.float32), prior.astype(np.float32)
 
