@@ -22,9 +22,11 @@ install: $(VENV)/bin/python
 install-test: $(VENV)/bin/python
 	$(PIP) install -q $(TORCH) -e ".[testing]"
 
+# Non-interactive apt (no debconf prompt on a fresh machine); sudo drops the environment, hence env.
+system-deps: export DEBIAN_FRONTEND = noninteractive
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo env DEBIAN_FRONTEND=noninteractive" ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
 	else echo "No apt-get: install Xvfb and the Qt/OpenGL libraries yourself."; fi
 
