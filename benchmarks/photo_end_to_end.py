@@ -24,7 +24,8 @@ from speed import best_of  # benchmarks/speed.py: a warm-up, then the best of N 
 def main() -> None:
     from skimage import data, transform
 
-    from napari_lowlight import degrade, enhance, evaluate, weights
+    from napari_lowlight import enhance, weights
+    from napari_lowlight.training import degrade, evaluate
     from napari_lowlight.devices import set_threads
 
     parser = argparse.ArgumentParser()

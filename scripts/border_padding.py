@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_lowlight import enhance, evaluate
+from napari_lowlight import enhance
+from napari_lowlight.training import evaluate
 
 
 def main(data: Path) -> None:

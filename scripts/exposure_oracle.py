@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from fit_tone import best_tone
 
-from napari_lowlight import enhance, evaluate, normalize, weights
+from napari_lowlight import enhance, normalize, weights
+from napari_lowlight.training import evaluate
 
 FACTORS = np.exp(np.linspace(np.log(1 / 4), np.log(8), 25))
 

@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-from napari_lowlight import datasets, degrade, normalize
+from napari_lowlight import normalize
+from napari_lowlight.training import datasets, degrade
 
 RIDGE = 0.1  # a little shrinkage: 444 samples, 10 terms
 GAINS = np.exp(np.linspace(np.log(0.5), np.log(300.0), 200))

@@ -20,7 +20,8 @@ import sys
 import numpy as np
 from fit_exposure import ridge_fit, samples  # the same darkened training photos and shrinkage
 
-from napari_lowlight import datasets, degrade, normalize
+from napari_lowlight import normalize
+from napari_lowlight.training import datasets, degrade
 
 TONES = np.linspace(normalize.TONE_RANGE[0], normalize.TONE_RANGE[1], 18)
 GAINS = np.exp(np.linspace(np.log(0.3), np.log(300.0), 60))

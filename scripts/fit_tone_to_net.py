@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from fit_exposure import ridge_fit, samples
 
-from napari_lowlight import datasets, degrade, evaluate, normalize, weights
+from napari_lowlight import normalize, weights
+from napari_lowlight.training import datasets, degrade, evaluate
 
 TONES = np.array([0.3, 0.4, 0.5, 0.6, 0.75, 1.0])
 FACTORS = np.exp(np.linspace(np.log(0.5), np.log(2.8), 6))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari_lowlight import weights
-from napari_lowlight.train import TrainConfig
+from napari_lowlight.training.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -82,11 +82,11 @@ def main() -> int:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_lowlight import _sample_data
+    from napari_lowlight._napari import sample_data
 
     viewer = napari.Viewer(title="napari-lowlight")
     viewer.window.resize(*args.size)
-    (data, meta, _), = _sample_data.fluorescence_sample()
+    (data, meta, _), = sample_data.fluorescence_sample()
     image = viewer.add_image(data, **meta)
     shapes = viewer.add_shapes(name="ROIs", edge_color="yellow", edge_width=4, face_color="transparent")
     shapes.add_rectangles([RECT])

@@ -25,7 +25,8 @@ from fit_exposure import ridge_fit, samples
 from fit_tone import held_out_rms, rms_by_protocol, tone_sample
 from scipy import ndimage
 
-from napari_lowlight import datasets, normalize
+from napari_lowlight import normalize
+from napari_lowlight.training import datasets
 
 
 def noise_features(dark: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ from fit_exposure import samples
 from fit_tone import best_tone, rms_by_protocol
 from torch import nn
 
-from napari_lowlight import datasets, degrade, enhance, evaluate, normalize, weights
+from napari_lowlight import enhance, normalize, weights
+from napari_lowlight.training import datasets, degrade, evaluate
 
 SIDE = 64
 

@@ -17,7 +17,8 @@ import numpy as np
 from fit_exposure import RIDGE, ridge_fit, samples
 from fit_tone import best_tone, held_out_rms
 
-from napari_lowlight import datasets, degrade, normalize
+from napari_lowlight import normalize
+from napari_lowlight.training import datasets, degrade
 
 SUBSETS = {
     "the five of auto-tone": [0, 1, 2, 3, 4],

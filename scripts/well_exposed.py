@@ -17,7 +17,8 @@ import sys
 import numpy as np
 from skimage import metrics
 
-from napari_lowlight import datasets, enhance, normalize, weights
+from napari_lowlight import enhance, normalize, weights
+from napari_lowlight.training import datasets
 
 
 def main(root: str, models: list[str]) -> None:

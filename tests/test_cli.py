@@ -6,7 +6,7 @@ import tifffile
 import torch
 
 from napari_lowlight import cli, models, weights
-from napari_lowlight.train import TrainConfig, export
+from napari_lowlight.training.train import TrainConfig, export
 
 
 @pytest.fixture

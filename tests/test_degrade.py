@@ -1,7 +1,7 @@
 import numpy as np
 from skimage import data
 
-from napari_lowlight import degrade
+from napari_lowlight.training import degrade
 
 
 def test_srgb_round_trip():

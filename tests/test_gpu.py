@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from napari_lowlight import enhance, models
-from napari_lowlight.train import TrainConfig, train
+from napari_lowlight.training.train import TrainConfig, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

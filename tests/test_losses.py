@@ -5,7 +5,7 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from napari_lowlight import losses
+from napari_lowlight.training import losses
 
 
 @pytest.fixture(scope="module")

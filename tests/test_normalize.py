@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from napari_lowlight import degrade, normalize
+from napari_lowlight import normalize
+from napari_lowlight.training import degrade
 
 
 @pytest.fixture(scope="module")

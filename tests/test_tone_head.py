@@ -5,7 +5,8 @@ import pytest
 import torch
 from skimage import data
 
-from napari_lowlight import degrade, enhance, models, normalize, tone_head
+from napari_lowlight import enhance, models, normalize, tone_head
+from napari_lowlight.training import degrade
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_the_shipped_photo_model_leaves_a_well_exposed_photo_about_as_it_was():
     """A user may run it on a region that is not dark: motorcycle_left (not a training photo) as it is."""
     from skimage import io, metrics
 
-    from napari_lowlight._sample_data import skimage_file
+    from napari_lowlight._napari.sample_data import skimage_file
 
     image = io.imread(skimage_file("motorcycle_left.png"))[100:356, 200:456, :3]
     out = enhance(image, channel_axis=-1)

@@ -7,8 +7,9 @@ import pytest
 import tifffile
 from skimage import filters
 
-from napari_lowlight import cli, datasets, weights
-from napari_lowlight.train import TrainConfig, batches, train
+from napari_lowlight import cli, weights
+from napari_lowlight.training import datasets
+from napari_lowlight.training.train import TrainConfig, batches, train
 
 
 def _fake_w2s(root, fields=(1, 2, 71)):
@@ -95,7 +96,7 @@ def test_a_checkpoint_without_an_average_is_not_resumed_with_one(tmp_path):
 def test_the_weight_average_decay_is_checked():
     import torch
 
-    from napari_lowlight.train import moving_average
+    from napari_lowlight.training.train import moving_average
 
     assert moving_average(torch.nn.Conv2d(1, 1, 3), 0.0) is None
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -105,7 +106,7 @@ def test_the_weight_average_decay_is_checked():
 def test_the_weight_average_follows_the_ema_formula():
     import torch
 
-    from napari_lowlight.train import moving_average
+    from napari_lowlight.training.train import moving_average
 
     net = torch.nn.Linear(1, 1, bias=False)
     average = moving_average(net, 0.75)
@@ -173,7 +174,8 @@ def test_learned_tone_pairs_carry_the_dark_patch_and_the_heads_inputs(tmp_path):
 
 @pytest.mark.parametrize("mode", ["exposure", "auto-exposure", "auto-tone"])
 def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
-    from napari_lowlight import datasets, normalize
+    from napari_lowlight import normalize
+    from napari_lowlight.training import datasets
 
     root = _fake_photos(tmp_path)
     sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization=mode)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from napari_lowlight import enhance, load_model, models, weights
-from napari_lowlight.train import TrainConfig, export
+from napari_lowlight.training.train import TrainConfig, export
 
 SHIPPED = ("fluo", "photo", "photo-ridge", "llcnn-paper")
 
@@ -103,10 +103,12 @@ def test_auto_uses_the_shipped_fluorescence_and_photo_weights(monkeypatch, rng):
 def test_concurrent_metric_updates_keep_every_score(weights_dir):
     from concurrent.futures import ThreadPoolExecutor
 
+    from napari_lowlight.training.records import set_metrics
+
     record = weights.get_weights("tiny")
     keys = [f"eval_{t}_{i}" for t in range(8) for i in range(25)]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: weights.set_metrics(record, k, {"psnr": 1.0}), keys))
+        list(pool.map(lambda k: set_metrics(record, k, {"psnr": 1.0}), keys))
     stored = weights.get_weights("tiny")
     assert set(keys) <= set(stored.metrics)
     assert stored.sha256 == record.sha256 and set(record.metrics) <= set(stored.metrics)

@@ -14,7 +14,8 @@ import torch
 from napari.components import ViewerModel
 
 import napari_lowlight
-from napari_lowlight import models, viewer_api
+from napari_lowlight import models
+from napari_lowlight._napari import viewer_api
 
 TOL = 1e-4
 
@@ -180,20 +181,20 @@ def test_console_errors_are_clear(grey_net):
 @pytest.fixture
 def messages(monkeypatch):
     """Notifications shown by the widget, as (level, text)."""
-    from napari_lowlight import _widget
+    from napari_lowlight._napari import widget as widget_module
 
     seen = []
     for level in ("info", "warning", "error"):
         def show(text, level=level):
             seen.append((level, str(text)))
 
-        monkeypatch.setattr(_widget, f"show_{level}", show)
+        monkeypatch.setattr(widget_module, f"show_{level}", show)
     return seen
 
 
 @pytest.fixture
 def widget_viewer(make_napari_viewer, grey_net):
-    from napari_lowlight._widget import EnhanceWidget
+    from napari_lowlight._napari.widget import EnhanceWidget
 
     viewer = make_napari_viewer()
     widget = EnhanceWidget(viewer)
@@ -373,9 +374,10 @@ def test_bad_input_messages(qtbot, widget_viewer, messages, monkeypatch, tmp_pat
 
 @pytest.mark.gui
 def test_model_list_is_auto_plus_installed_weights(make_napari_viewer, monkeypatch):
-    from napari_lowlight import _widget, weights
+    from napari_lowlight import weights
+    from napari_lowlight._napari import widget as widget_module
 
     installed = {"fluo": None, "photo": None, "llcnn-paper": None}
     monkeypatch.setattr(weights, "available_weights", lambda: installed)
-    widget = _widget.EnhanceWidget(make_napari_viewer())
+    widget = widget_module.EnhanceWidget(make_napari_viewer())
     assert list(widget.model.choices) == ["auto", "fluo", "photo", "llcnn-paper"]

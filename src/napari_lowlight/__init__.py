@@ -18,8 +18,8 @@ _EXPORTS = {
     "available_weights": "weights",
     "WeightsError": "weights",
     "get_device": "devices",
-    "enhance_regions": "regions",
-    "enhance_rois": "viewer_api",
+    "enhance_regions": "region_job",
+    "enhance_rois": "_napari.viewer_api",
 }
 
 # Built from _EXPORTS so the two cannot drift; linters that want a literal list cannot read it.

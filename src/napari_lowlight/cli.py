@@ -1,6 +1,8 @@
 """Command line: ``napari-lowlight enhance|train|evaluate|demo``.
 
-Every failure prints ``error: ...`` and exits non-zero; inputs are never overwritten.
+Every failure prints ``error: ...`` and exits non-zero, without a traceback;
+inputs are never overwritten. Arguments are checked before torch is loaded,
+and the command sizes torch's thread pool once to the cores it may use.
 """
 
 from __future__ import annotations
@@ -8,11 +10,44 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import textwrap
 from pathlib import Path
+
+from . import weights
+
+# Exit status: 1 a command failed (some inputs or the whole run), 2 bad usage (argparse's own).
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class CliError(Exception):
+    """A failure to report as ``error: <message>`` and exit non-zero."""
+
+    code = EXIT_FAILED
+
+
+class UsageError(CliError):
+    """Options that contradict each other: exit status 2, as argparse's own usage errors."""
+
+    code = EXIT_USAGE
+
+
+def _need_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise CliError(f"{what} {path} is not a folder (or does not exist).")
+
+
+def _start_torch() -> None:
+    from .devices import set_threads
+
+    set_threads()
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
+    if not args.config.is_file():
+        raise CliError(f"config file {args.config} does not exist.")
+    _need_dir(args.data, "data folder")
+    _start_torch()
+    from .training.train import TrainConfig, train
 
     cfg = TrainConfig.load(args.config)
     if args.steps:
@@ -54,6 +89,10 @@ def _write(path: Path, image) -> None:
 
 
 def _enhance(args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.inputs if not p.is_file()]
+    if missing:
+        raise CliError(f"no such file: {', '.join(missing)}")
+    _start_torch()
     from .engine import enhance
 
     failures = 0
@@ -82,7 +121,8 @@ def _enhance(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import os
 
-    from ._sample_data import dark_fluorescence
+    _start_torch()
+    from ._napari.sample_data import dark_fluorescence
     from .engine import EnhanceJob
 
     dark = dark_fluorescence()
@@ -108,12 +148,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from . import evaluate
-
     if args.no_classical and (args.record or args.contact_sheet):
-        print("--record and --contact-sheet compare with the classical filters: drop --no-classical.",
-              file=sys.stderr)
-        return 2
+        raise UsageError("--record and --contact-sheet compare with the classical filters: drop --no-classical.")
+    _need_dir(args.data, "data folder")
+    _start_torch()
+    from .training import evaluate
     cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit)
     default = "fluo" if args.suite == "fluo" else "photo"
     models = tuple(args.models.split(",")) if args.models else ("llcnn-paper", default)
@@ -129,35 +168,60 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_epilog() -> str:
+    """The installed weight sets, a line each, for ``--help``."""
+    try:
+        found = weights.available_weights()
+    except weights.WeightsError as err:
+        return f"installed models: none readable ({err})"
+    lines = [
+        f"  {name:12s} {w.domain:5s} " + textwrap.shorten(w.description, 78, placeholder=" ...")
+        for name, w in found.items()
+    ]
+    body = "\n".join(lines) if lines else f"  (none found in {weights.weights_dir()})"
+    return "installed models (--model NAME; 'auto': photo for RGB/RGBA, fluo otherwise):\n" + body
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="napari-lowlight", description=__doc__)
+    epilog = _models_epilog()
+    kw = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": epilog}
+    parser = argparse.ArgumentParser(prog="napari-lowlight", description=__doc__, **kw)
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a weight set from a TOML config")
-    t.add_argument("--config", required=True, type=Path, help="TOML file, e.g. configs/fluo.toml")
+    t = sub.add_parser("train", help="train a weight set from a TOML config", **kw)
+    t.add_argument("--config", required=True, type=Path, help="TOML recipe, e.g. configs/fluo.toml")
     t.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
-    t.add_argument("--out", default=Path("weights"), type=Path, help="where the weights and record go")
+    t.add_argument("--out", default=Path("weights"), type=Path,
+                   help="folder the weights (.safetensors) and their record (.json) are written to")
     t.add_argument("--run-dir", type=Path, default=None, help="checkpoints, CSV log, plot (default runs/NAME)")
-    t.add_argument("--steps", type=int, default=0, help="override the config's step count")
+    t.add_argument("--steps", type=int, default=0, help="override the config's step count (0: the config's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
     t.add_argument("--workers", type=int, default=0,
                    help="processes that prepare batches ahead (same batches for any number; 0: none)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("enhance", help="enhance image files (TIFF, PNG, JPEG)")
-    e.add_argument("inputs", nargs="+", type=Path)
-    e.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="default: current folder")
-    e.add_argument("--suffix", default=None, help="output file type, e.g. .tif (default: the input's)")
-    e.add_argument("--model", default="auto")
-    e.add_argument("--channel-axis", type=int, default=None, help="default: last axis for 3/4-channel images")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    e.add_argument("--tile-size", type=int, default=None)
+    e = sub.add_parser("enhance", help="enhance image files (TIFF, PNG, JPEG)", **kw)
+    e.add_argument("inputs", nargs="+", type=Path, help="image files to enhance (never modified)")
+    e.add_argument("-o", "--output-dir", type=Path, default=Path("."),
+                   help="where NAME_enhanced.EXT files go (default: current folder)")
+    e.add_argument("--suffix", default=None,
+                   help="output file type, e.g. .tif (default: the input's); TIFF keeps float32, "
+                        "PNG/JPEG get 8 bits")
+    e.add_argument("--model", default="auto", help="weight set name (listed below) or auto")
+    e.add_argument("--channel-axis", type=int, default=None,
+                   help="axis of the colour channels (default: the last axis for 3/4-channel images)")
+    e.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="compute precision (auto: fp16 on CUDA, fp32 elsewhere)")
+    e.add_argument("--tile-size", type=int, default=None,
+                   help="tile side in pixels (default 512); smaller tiles need less memory")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
     e.set_defaults(func=_enhance)
 
-    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set")
-    v.add_argument("--suite", required=True, choices=["fluo", "photo", "photo-gamma"])
+    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set", **kw)
+    v.add_argument("--suite", required=True, choices=["fluo", "photo", "photo-gamma"],
+                   help="fluo: W2S fields 071-080; photo: Kodak24 darkened physically; "
+                        "photo-gamma: Kodak24 by LLCNN's gamma protocol")
     v.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
     v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
@@ -169,17 +233,27 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--record", action="store_true", help="store the models' scores in their weight records")
     v.set_defaults(func=_evaluate)
 
-    d = sub.add_parser("demo", help="enhance the bundled dark sample; show it, or write it without a display")
-    d.add_argument("--device", default="auto")
-    d.add_argument("--no-viewer", action="store_true")
-    d.add_argument("--output-dir", type=Path, default=Path("demo-output"))
+    d = sub.add_parser("demo", help="enhance the bundled dark sample; show it, or write it without a display",
+                       **kw)
+    d.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
+    d.add_argument("--no-viewer", action="store_true", help="write the result to files even with a display")
+    d.add_argument("--output-dir", type=Path, default=Path("demo-output"),
+                   help="where the files go when there is no viewer")
     d.set_defaults(func=_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (CliError, OSError, ValueError, weights.WeightsError) as err:
+        # What a user can act on, in one line; the traceback would only hide it.
+        print(f"error: {err}", file=sys.stderr)
+        return getattr(err, "code", EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,18 @@
 before any thread starts) and does the work in :meth:`EnhanceJob.steps`, a
 generator that yields a :class:`Progress` after each batch of tiles and
 returns the result: scripts drain it synchronously (:func:`enhance`), the
-napari widget runs the same generator in a worker thread.
+napari widget runs the same generator in a worker thread. Both take their
+settings as one :class:`EnhanceOptions`.
+
+The engine uses torch's thread pool as it finds it: inside napari (or any
+host program) a run never changes process-wide settings. The command line
+and training size the pool once, with :func:`napari_lowlight.devices.set_threads`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -49,15 +55,94 @@ def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
         ) from None
 
 
-def _check_image(image: np.ndarray, channel_axis: int | None) -> None:
+# An (..., H, W, 3|4) array without channel_axis is almost surely colour: enhanced as grey
+# planes 3 or 4 pixels wide it would come back streaky and desaturated, without an error.
+_COLOUR_SIZES = (3, 4)
+
+
+def check_channel_axis(shape: tuple[int, ...], channel_axis: int | None) -> None:
+    """Refuse an RGB(A)-looking array given without ``channel_axis``.
+
+    Raises
+    ------
+    ValueError
+        If ``channel_axis`` is None and the last of three or more axes has 3 or 4 entries.
+    """
+    if channel_axis is None and len(shape) >= 3 and shape[-1] in _COLOUR_SIZES:
+        raise ValueError(
+            f"The image of shape {tuple(shape)} looks like colour (RGB/RGBA on the last axis), but "
+            f"channel_axis is None, which would enhance it as grey planes {shape[-1]} pixels wide. "
+            "Pass channel_axis=-1 for a colour image."
+        )
+
+
+def _check_image(image: np.ndarray, channel_axis: int | None, layout: bool = True) -> None:
     spatial = image.ndim - (channel_axis is not None)
     if spatial < 2:
         what = "a 2-D image (with a channel axis, at least 3-D)" if channel_axis is not None else "a 2-D image"
         raise ValueError(f"Expected at least {what}, got an array of shape {image.shape}.")
     if image.size == 0:
         raise ValueError(f"The image is empty (shape {image.shape}).")
+    if layout:
+        check_channel_axis(image.shape, channel_axis)
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ValueError("The image contains NaN or infinite values; replace them before enhancing.")
+
+
+def _positive_or_none(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    """How to enhance, checked when made; shared by :func:`enhance`,
+    :class:`EnhanceJob`, :class:`~napari_lowlight.region_job.RegionJob` and
+    the edges (widget, command line).
+
+    The fields are the keyword arguments of :func:`enhance`, which documents
+    them; ``None`` for ``tile_size``/``batch_size`` means the device's default.
+
+    Raises
+    ------
+    ValueError
+        A tile or batch size below 1, an unknown normalisation, percentiles
+        outside 0 <= low < high <= 100.
+    """
+
+    model: ModelSpec = "auto"
+    channel_axis: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    tile_size: int | None = None
+    batch_size: int | None = None
+    normalization: str = "auto"
+    percentiles: tuple[float, float] = normalize.DEFAULT_PERCENTILES
+
+    def __post_init__(self):
+        object.__setattr__(self, "tile_size", _positive_or_none("tile_size", self.tile_size))
+        object.__setattr__(self, "batch_size", _positive_or_none("batch_size", self.batch_size))
+        if self.normalization != "auto" and self.normalization not in normalize.MODES:
+            raise ValueError(
+                f"Unknown normalization {self.normalization!r}; use 'auto' or one of {', '.join(normalize.MODES)}."
+            )
+        low, high = self.percentiles
+        if not 0 <= low < high <= 100:
+            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {tuple(self.percentiles)}.")
+        object.__setattr__(self, "percentiles", tuple(self.percentiles))
+
+    @classmethod
+    def make(cls, options: EnhanceOptions | None = None, **changes) -> EnhanceOptions:
+        """``options`` (default: all defaults) with ``changes``; an unknown
+        name raises a TypeError that lists the known ones."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            known = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise TypeError(f"Unknown option(s) {', '.join(sorted(unknown))}; the options are: {known}.")
+        return dataclasses.replace(options or cls(), **changes)
 
 
 def resolve_model(model: ModelSpec, n_channels: int) -> tuple[torch.nn.Module, weights.Weights | None]:
@@ -78,39 +163,60 @@ def resolve_model(model: ModelSpec, n_channels: int) -> tuple[torch.nn.Module, w
 class EnhanceJob:
     """One call of :func:`enhance`, checked and ready to run.
 
-    Parameters are those of :func:`enhance`. After construction the chosen
-    ``device``, ``dtype``, ``net`` and ``record`` (a :class:`Weights` or None)
-    are available; after :meth:`steps` finishes, ``result`` and ``elapsed``.
+    Parameters
+    ----------
+    image : array_like
+        As for :func:`enhance`.
+    options : EnhanceOptions, optional
+        The settings; keyword arguments (the fields of :class:`EnhanceOptions`)
+        change single ones.
+    normalizer : Normalizer, optional
+        Normalisation statistics fixed beforehand (e.g. from the whole image
+        when ``image`` is one crop or block of it, so all pieces share one
+        curve; see :meth:`statistics`). Default: the image's own.
+    check_layout : bool, optional
+        Refuse colour-looking arrays without ``channel_axis`` (default). A
+        caller that checked the whole image passes False for its pieces, which
+        may be narrow enough to look like colour.
+
+    Attributes
+    ----------
+    options : EnhanceOptions
+    net, record
+        The network and its :class:`~napari_lowlight.weights.Weights` (or None).
+    device, dtype, precision, tile_size, batch_size, normalization
+        What was resolved from the options.
+    has_alpha : bool
+        An RGBA image on an RGB model: alpha is set aside and passed through.
+    total : int
+        Tiles over all planes: the length of the progress.
+    result, elapsed
+        Filled when :meth:`steps` finishes.
     """
 
     def __init__(
         self,
         image,
+        options: EnhanceOptions | None = None,
         *,
-        model: ModelSpec = "auto",
-        channel_axis: int | None = None,
-        device: str = "auto",
-        precision: str = "auto",
-        tile_size: int | None = None,
-        batch_size: int | None = None,
-        normalization: str = "auto",
-        percentiles: tuple[float, float] = normalize.DEFAULT_PERCENTILES,
+        normalizer: normalize.Normalizer | None = None,
+        check_layout: bool = True,
+        **changes,
     ):
+        self.options = opts = EnhanceOptions.make(options, **changes)
         image = np.asarray(image)
-        _check_image(image, channel_axis)
-        self.image, self.channel_axis = image, channel_axis
-        data = channels_last(image, channel_axis)
-        n_channels = data.shape[-1]
-        self.net, self.record = resolve_model(model, n_channels)
-        self.device = devices.get_device(device)
-        self.dtype = devices.get_dtype(precision, self.device)
+        _check_image(image, opts.channel_axis, check_layout)
+        self.image, self.channel_axis = image, opts.channel_axis
+        data = channels_last(image, opts.channel_axis)
+        self.net, self.record = resolve_model(opts.model, data.shape[-1])
+        self.device = devices.get_device(opts.device)
+        self.dtype = devices.get_dtype(opts.precision, self.device)
         self.precision = str(self.dtype).removeprefix("torch.")
-        self.tile_size = int(tile_size or DEFAULT_TILE_SIZE)
-        self.batch_size = int(batch_size or (8 if self.device.type == "cuda" else 2))
-        if self.tile_size < 1 or self.batch_size < 1:
-            raise ValueError("tile_size and batch_size must be positive.")
-        self.normalization = self._normalization_mode(normalization, data)
-        self.percentiles = tuple(percentiles)
+        self.tile_size = opts.tile_size or DEFAULT_TILE_SIZE
+        self.batch_size = opts.batch_size or (8 if self.device.type == "cuda" else 2)
+        self.normalization = self._normalization_mode(opts.normalization)
+        self.percentiles = opts.percentiles
+        self.normalizer = normalizer
         self._split_channels(data)
         self.tiles = tiling.plan_tiles(
             data.shape[-3:-1],
@@ -122,7 +228,7 @@ class EnhanceJob:
         self.result: np.ndarray | None = None
         self.elapsed: float | None = None
 
-    def _normalization_mode(self, mode: str, data: np.ndarray) -> str:
+    def _normalization_mode(self, mode: str) -> str:
         if mode != "auto":
             return mode
         if self.record is not None:
@@ -133,12 +239,12 @@ class EnhanceJob:
         """Decide how channels meet the network: jointly (RGB model on RGB),
         alpha set aside (RGB model on RGBA) or one by one (grey model)."""
         cin, n = self.net.in_channels, data.shape[-1]
-        self.alpha = None
+        self._alpha = None
         if cin == n:
             self.per_channel = False
         elif cin == 3 and n == 4:
             self.per_channel = False
-            self.alpha = normalize.normalize(data[..., 3:], "dtype")
+            self._alpha = data[..., 3:]
             data = data[..., :3]
         elif cin == 1:
             self.per_channel = True
@@ -152,6 +258,21 @@ class EnhanceJob:
         self.data = data
         self.n_planes = int(np.prod(data.shape[:-3], dtype=int)) * (n if self.per_channel else 1)
 
+    @property
+    def has_alpha(self) -> bool:
+        return self._alpha is not None
+
+    def statistics(self, reference: np.ndarray) -> normalize.Normalizer:
+        """This job's normalisation statistics taken from ``reference``
+        (channels last: the whole image, or a representative sample of it),
+        for pieces of a larger image to share. Alpha is left out as the job
+        leaves it out."""
+        return self._statistics(reference[..., :3] if self.has_alpha else reference)
+
+    def _statistics(self, data: np.ndarray) -> normalize.Normalizer:
+        tone_head = getattr(self.net, "tone_head", None)
+        return normalize.statistics(data, self.normalization, self.percentiles, tone_head=tone_head)
+
     def _prepared_net(self) -> torch.nn.Module:
         # Work on a copy: the cached/shared network is never moved or cast.
         net = copy.deepcopy(self.net).eval()
@@ -159,9 +280,8 @@ class EnhanceJob:
 
     def _planes(self) -> np.ndarray:
         """Normalised planes, shape (N, C, H, W), float32."""
-        x = normalize.normalize(
-            self.data, self.normalization, self.percentiles, tone_head=getattr(self.net, "tone_head", None)
-        )
+        normalizer = self.normalizer if self.normalizer is not None else self._statistics(self.data)
+        x = normalizer.apply(self.data)
         h, w, c = x.shape[-3:]
         x = x.reshape(-1, h, w, c)
         if self.per_channel:
@@ -176,23 +296,28 @@ class EnhanceJob:
         else:
             out = out.reshape(*lead, -1, h, w)
         out = np.moveaxis(out, -3, -1)
-        if self.alpha is not None:
-            out = np.concatenate([out, np.clip(self.alpha, 0, 1)], axis=-1)
+        if self._alpha is not None:
+            alpha = normalize.Normalizer("dtype").apply(self._alpha)
+            out = np.concatenate([out, np.clip(alpha, 0, 1)], axis=-1)
         if self.channel_axis is None:
             return out[..., 0]
         return np.moveaxis(out, -1, self.channel_axis)
 
-    def steps(self) -> Generator[Progress, None, np.ndarray]:
+    def steps(self, offset: int = 0, total: int | None = None) -> Generator[Progress, None, np.ndarray]:
         """Do the work, yielding :class:`Progress` after each batch of tiles;
-        the generator's return value is the enhanced image."""
+        the generator's return value is the enhanced image.
+
+        ``offset`` and ``total`` place this job's tiles inside a larger count
+        (one job of several, as :class:`~napari_lowlight.region_job.RegionJob`
+        runs them), so the caller can ``yield from`` it."""
+        total = self.total if total is None else total
         start = time.perf_counter()
-        devices.set_threads()
         net = self._prepared_net()
         planes = self._planes()
         out = np.empty(planes.shape, dtype=np.float32)
         batches = tiling.group_by_shape(self.tiles, self.batch_size)
-        done = 0
-        yield Progress(done, self.total)
+        done = offset
+        yield Progress(done, total)
         with torch.inference_mode():
             for p in range(len(planes)):
                 for batch in batches:
@@ -203,7 +328,7 @@ class EnhanceJob:
                     for t, result in zip(batch, y):
                         tiling.stitch(out[p], t, result)
                     done += len(batch)
-                    yield Progress(done, self.total)
+                    yield Progress(done, total)
         np.clip(out, 0.0, 1.0, out=out)
         self.result = self._assemble(out)
         self.elapsed = time.perf_counter() - start
@@ -225,19 +350,7 @@ def drain(gen: Generator[Progress, None, T], progress: Callable[[Progress], None
             progress(step)
 
 
-def enhance(
-    image,
-    *,
-    model: ModelSpec = "auto",
-    channel_axis: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    tile_size: int | None = None,
-    batch_size: int | None = None,
-    normalization: str = "auto",
-    percentiles: tuple[float, float] = normalize.DEFAULT_PERCENTILES,
-    progress: Callable[[Progress], None] | None = None,
-) -> np.ndarray:
+def enhance(image, *, progress: Callable[[Progress], None] | None = None, **options) -> np.ndarray:
     """Enhance a dark, noisy image.
 
     Parameters
@@ -253,7 +366,9 @@ def enhance(
         used as it is. A single-channel model is applied to each channel.
     channel_axis : int or None, optional
         The axis holding colour channels; None means a grey image (stack).
-        RGBA: alpha is passed through, normalised by its dtype range.
+        RGBA: alpha is passed through, normalised by its dtype range. An array
+        whose last of three or more axes has 3 or 4 entries needs it (a
+        ValueError says so), so colour is never taken for grey planes.
     device : {"auto", "cuda", "mps", "cpu"}, optional
         "auto" takes the best available; ``NAPARI_LOWLIGHT_DEVICE`` can force it.
     precision : {"auto", "fp32", "bf16", "fp16"}, optional
@@ -262,7 +377,8 @@ def enhance(
         Core tile size in pixels (default 512); peak memory grows with it.
     batch_size : int, optional
         Tiles per forward pass (default 2 on CPU, 8 on CUDA).
-    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure", "auto-tone", "learned-tone"}, optional
+    normalization : {"auto", "percentile", "dtype", "exposure", "auto-exposure", "auto-tone", \
+"learned-tone"}, optional
         How intensities are mapped to [0, 1] before the network: percentiles
         per channel for microscopy, the dtype's range for photos, optionally
         with an exposure correction in linear light (see
@@ -280,20 +396,22 @@ def enhance(
     Raises
     ------
     ValueError
-        Empty arrays, arrays with fewer than two spatial axes, NaN/inf values,
-        unknown devices or precisions, channels the model cannot take.
+        Empty arrays, arrays with fewer than two spatial axes, colour without
+        ``channel_axis``, NaN/inf values, tile or batch sizes below 1, unknown
+        devices, precisions or normalisations, channels the model cannot take.
+    TypeError
+        An unknown keyword (the message lists the known ones).
     napari_lowlight.weights.WeightsError
         If the requested weights are not installed or are damaged.
+
+    See Also
+    --------
+    EnhanceOptions : the keywords as one object.
+    EnhanceJob : the same work as a generator of progress (for GUIs).
+
+    Notes
+    -----
+    torch's thread pool is used as it is (``torch.set_num_threads``); the
+    command line sets it once to the cores the process may use.
     """
-    job = EnhanceJob(
-        image,
-        model=model,
-        channel_axis=channel_axis,
-        device=device,
-        precision=precision,
-        tile_size=tile_size,
-        batch_size=batch_size,
-        normalization=normalization,
-        percentiles=percentiles,
-    )
-    return job.run(progress)
+    return EnhanceJob(image, **options).run(progress)

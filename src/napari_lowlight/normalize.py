@@ -21,7 +21,7 @@ Two conventions:
     As ``"exposure"``, but the gain is predicted from three statistics of the
     image in linear light (its mean, and the median and 99.9th percentile of
     its 2x2-averaged luminance) by a ridge fit (quadratic in their logs) to
-    the best gains of darkened training photos (``scripts/fit_exposure.py``).
+    the best gains of darkened training photos (``scripts/fits/fit_exposure.py``).
     The bright end tells how far the scene's highlights were pushed down,
     which the mean alone confuses with a dark scene, and how the tones were
     bent (highlights kept while shadows sink is a curve, not an exposure).
@@ -31,7 +31,7 @@ Two conventions:
     from five statistics (the mean in linear light and the 10th, 50th, 90th
     and 99.9th percentiles of the 2x2-averaged luminance) to the best
     (gain, tone) of training photos darkened by either protocol
-    (``scripts/fit_tone.py``). A physical under-exposure needs the gain
+    (``scripts/fits/fit_tone.py``). A physical under-exposure needs the gain
     alone (tone near 1); LLCNN's gamma darkening keeps the highlights where
     they were and needs a tone near 1/gamma, which no gain can give.
 ``"learned-tone"`` (the ``photo`` network)
@@ -42,32 +42,37 @@ Two conventions:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .degrade import linear_to_srgb, srgb_to_linear
+from .colour import linear_to_srgb, srgb_to_linear
 
 DEFAULT_PERCENTILES = (1.0, 99.8)
 EXPOSURE_TARGET_MEAN = 0.18
 # Cap on the brightening, so a black frame is not amplified to pure noise.
 EXPOSURE_MAX_GAIN = 200.0
-# log(gain) = AUTO_EXPOSURE . exposure_design(exposure_features(image)), from scripts/fit_exposure.py.
-EXPOSURE_PERCENTILES = (50.0, 99.9)
-AUTO_EXPOSURE = (
-    1.15315, -0.98604, -0.81928, -0.07465, 0.31374, 0.16862, -0.11617, -0.35028, 0.10364, -0.01888,
-)
-# (log(gain), tone) = AUTO_TONE . exposure_design(exposure_features(image, TONE_PERCENTILES)),
-# from scripts/fit_tone.py; the tone is kept within TONE_RANGE.
-AUTO_TONE_LOG_GAIN = (
-    -0.80992, -0.19008, -0.03980, 0.86111, -0.67589, -0.82343, 0.11597, 0.06243, 1.08926, 0.82595, -0.01695,
-    -0.04161, -0.01432, -0.12062, 0.02186, -0.06128, 0.01242, -0.36991, -0.71582, 0.03719, -0.86570,
-)
-AUTO_TONE_EXPONENT = (
-    -0.49102, 0.01895, 0.06352, 0.31531, 0.04119, -0.02005, -0.07184, -0.04146, -0.02044, 0.06703, 0.00063,
-    -0.00649, 0.10296, -0.01200, 0.02378, -0.02416, 0.08818, -0.00365, -0.04014, -0.05375, 0.84838,
-)
-TONE_PERCENTILES = (10.0, 50.0, 90.0, 99.9)
+# The automatic exposure and tone are ridge fits (see the module notes); their coefficients are
+# data, written by scripts/fits/fit_exposure.py and fit_tone.py into this file beside the module.
+FITS_FILE = Path(__file__).with_name("normalize_fits.json")
+
+
+def _load_fits(path: Path = FITS_FILE) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+_FITS = _load_fits()
+# log(gain) = AUTO_EXPOSURE . exposure_design(exposure_features(image, EXPOSURE_PERCENTILES)).
+EXPOSURE_PERCENTILES = tuple(_FITS["auto_exposure"]["percentiles"])
+AUTO_EXPOSURE = tuple(_FITS["auto_exposure"]["log_gain"])
+# (log(gain), tone) = (AUTO_TONE_LOG_GAIN, AUTO_TONE_EXPONENT) . exposure_design(exposure_features(image,
+# TONE_PERCENTILES)); the tone is kept within TONE_RANGE.
+TONE_PERCENTILES = tuple(_FITS["auto_tone"]["percentiles"])
+AUTO_TONE_LOG_GAIN = tuple(_FITS["auto_tone"]["log_gain"])
+AUTO_TONE_EXPONENT = tuple(_FITS["auto_tone"]["tone"])
 TONE_RANGE = (0.15, 1.0)
 EXPOSURE_MODES = ("exposure", "auto-exposure", "auto-tone", "learned-tone")  # photos, mapped in linear light
 MODES = ("percentile", "dtype", *EXPOSURE_MODES)
@@ -227,9 +232,3 @@ def normalize(
     ndarray of float32, same shape.
     """
     return statistics(data, mode, percentiles, tone_head).apply(data)
-
-
-def expose(srgb: np.ndarray) -> np.ndarray:
-    """Exposure-correct an sRGB float image in [0, 1] with its own statistics
-    (the "exposure" mode, used on training and evaluation images)."""
-    return normalize(srgb, "exposure")

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from . import normalize
-from .degrade import srgb_to_linear
+from .colour import linear_to_srgb_torch, srgb_to_linear, srgb_to_linear_torch
 
 SIDE = 32  # thumbnail side
 IMAGE_CHANNELS = 4  # log linear R, G, B and log noise level
@@ -133,21 +133,12 @@ def attach(net: nn.Module) -> nn.Module:
     return net
 
 
-def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
-
-
 def curve(srgb: torch.Tensor, log_gain: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
     """The tone curve of :class:`normalize.Normalizer` in torch, differentiable
     in (log gain, tone), one pair per image of the batch (N, C, H, W)."""
     shape = (-1, 1, 1, 1)
-    linear = _srgb_to_linear(srgb)
+    linear = srgb_to_linear_torch(srgb)
     # Black stays black; the 1 in its place keeps d(x ** tone)/d(tone) = x ** tone * log(x) finite there.
     black = linear <= 0
     toned = torch.where(black, 0.0, torch.where(black, 1.0, linear) ** tone.reshape(shape))
-    return _linear_to_srgb(toned * log_gain.exp().reshape(shape))
+    return linear_to_srgb_torch(toned * log_gain.exp().reshape(shape))

@@ -6,6 +6,9 @@ parameter count, MACs per pixel, receptive field, the command that trained it,
 its data, its measured metrics and the file's sha256. The training command
 writes both files; docs and code read the same record. Nothing is unpickled:
 tensors come from safetensors and the record from JSON.
+
+Reading records needs no torch (the command line lists models and checks its
+arguments before loading it); building a network imports torch then.
 """
 
 from __future__ import annotations
@@ -14,18 +17,14 @@ import functools
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
+from typing import TYPE_CHECKING
 
-from . import models, tone_head
-
-try:
-    import fcntl
-except ImportError:  # Windows: records are then updated without a lock
-    fcntl = None
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_ENV = "NAPARI_LOWLIGHT_WEIGHTS_DIR"
 # Which weight set ``model="auto"`` takes for each kind of image.
@@ -80,34 +79,16 @@ def available_weights() -> dict[str, Weights]:
     found = {}
     folder = weights_dir()
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        w = _parse_record(record.read_text(), record)
+        w = parse_record(record.read_text(), record)
         found[w.name] = w
     return found
 
 
-def _parse_record(text: str, path: Path) -> Weights:
+def parse_record(text: str, path: Path) -> Weights:
     try:
         return Weights(**json.loads(text))
     except (TypeError, ValueError) as err:
         raise WeightsError(f"Weight record {path} is malformed: {err}") from None
-
-
-def set_metrics(w: Weights, key: str, entry: dict[str, Any]) -> None:
-    """Set ``metrics[key] = entry`` in the JSON record of ``w``, leaving its
-    other metrics, the weights file and the checksum alone.
-
-    The record is read, changed and rewritten under an exclusive lock (where
-    the OS has ``fcntl``), so two evaluations that finish together keep both
-    their scores instead of the later one writing over the earlier's.
-    """
-    path = w.path.with_suffix(".json")
-    with open(path, "r+", encoding="utf-8") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
-        current = _parse_record(fh.read(), path)
-        fh.seek(0)
-        fh.write(replace(current, metrics={**current.metrics, key: entry}).to_json())
-        fh.truncate()
 
 
 def get_weights(name: str) -> Weights:
@@ -151,6 +132,8 @@ def _checked_state_dict(w: Weights, path: Path) -> dict[str, torch.Tensor]:
 def build_from_record(w: Weights, folder: Path | None = None) -> torch.nn.Module:
     """The record's network, weights loaded and checked, on the CPU, eval mode.
     ``folder`` holds the file (default: :func:`weights_dir`)."""
+    from . import models, tone_head
+
     net = models.build(w.arch, w.in_channels, w.out_channels)
     if w.normalization.get("mode") == "learned-tone":
         tone_head.attach(net)  # the file holds the network and its tone head

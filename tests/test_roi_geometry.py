@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from napari_lowlight import roi
+from napari_lowlight import roi_geometry as roi
 
 
 def affine(scale=(1, 1), translate=(0, 0), angle=0.0):
@@ -28,14 +28,14 @@ def test_core_imports_no_qt_or_napari():
     import subprocess
 
     code = (
-        "import sys, napari_lowlight.roi, napari_lowlight.regions;"
+        "import sys, napari_lowlight.roi_geometry, napari_lowlight.region_job;"
         "gui = ('napari', 'qtpy', 'PyQt5', 'magicgui', 'dask');"
         "bad = [m for m in sys.modules if m.split('.')[0] in gui];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert importlib.import_module("napari_lowlight.roi")
+    assert importlib.import_module("napari_lowlight.roi_geometry")
 
 
 def test_rectangle_over_pixel_centres():

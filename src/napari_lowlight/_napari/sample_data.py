@@ -1,4 +1,4 @@
-"""napari sample data: two dark, noisy images made by :mod:`napari_lowlight.degrade`.
+"""napari sample data: two dark, noisy images made by :mod:`napari_lowlight.training.degrade`.
 
 Both start from images that are installed with scikit-image (read from its
 data folder on disk; nothing is downloaded) and are degraded with a fixed
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import degrade
+from ..training import degrade
 
 SEED = 2024
 _FLUO_SOURCE = "ihc.png"

@@ -1,6 +1,6 @@
 """The dock widget "Enhance low-light ROIs"; the only module that touches Qt.
 
-The widget collects its settings, lets :func:`napari_lowlight.viewer_api.prepare`
+The widget collects its settings, lets :func:`napari_lowlight._napari.viewer_api.prepare`
 check the layers and ROIs (in the GUI thread, so bad input is reported at
 once as a notification), then runs the plan's generator in a
 ``thread_worker``: each yielded :class:`~napari_lowlight.engine.Progress`
@@ -21,7 +21,8 @@ from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QMessageBox
 
-from . import devices, engine, viewer_api, weights
+from .. import devices, engine, weights
+from . import viewer_api
 
 if TYPE_CHECKING:
     import torch

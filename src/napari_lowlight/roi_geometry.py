@@ -5,7 +5,7 @@ Coordinates follow napari's conventions without importing napari:
 * A layer maps its *data* coordinates to *world* coordinates with an affine
   matrix of shape ``(D + 1, D + 1)`` (homogeneous, last row ``0 ... 0 1``).
   The caller passes the whole chain (scale, translate, rotate, shear and the
-  layer's own affine); :mod:`napari_lowlight.viewer_api` builds it from a
+  layer's own affine); :mod:`napari_lowlight._napari.viewer_api` builds it from a
   layer.
 * Layers with fewer dimensions than the world are aligned to its *last* axes.
 * Pixel ``i`` of an image is centred on data coordinate ``i``; an ROI holds

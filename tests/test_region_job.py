@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import napari_lowlight
-from napari_lowlight import regions
+from napari_lowlight import region_job
 from napari_lowlight.engine import Progress
 
 TOL = 1e-4
@@ -47,7 +47,7 @@ def test_without_margin_the_edges_differ(image, whole, grey_net):
 def test_crop_statistics_differ_from_image_statistics(image, whole, grey_net):
     (out,) = napari_lowlight.enhance_regions(image, [BOX], stats="crop", model=grey_net, device="cpu")
     assert np.abs(out - whole[BOX]).max() > 10 * TOL
-    job = regions.RegionJob(image, [BOX], model=grey_net, device="cpu")
+    job = region_job.RegionJob(image, [BOX], model=grey_net, device="cpu")
     assert job.stats == "image" and job.normalization == "percentile"
 
 
@@ -77,7 +77,7 @@ def test_stack_boxes_one_slice_and_every_slice(grey_net):
 def test_progress_counts_tiles_of_all_rois(image, grey_net):
     seen: list[Progress] = []
     boxes = [np.s_[0:40, 0:40], np.s_[60:128, 70:144]]
-    job = regions.RegionJob(image, boxes, model=grey_net, device="cpu", tile_size=32)
+    job = region_job.RegionJob(image, boxes, model=grey_net, device="cpu", tile_size=32)
     out = job.run(seen.append)
     assert len(out) == 2 and out[1].shape == (68, 74)
     assert seen[0] == Progress(0, job.total) and seen[-1] == Progress(job.total, job.total)
@@ -113,7 +113,7 @@ def _inside(read, crop):
 
 def test_lazy_array_reads_only_the_roi_and_margin(image, grey_net):
     lazy = RecordingArray(image)
-    job = regions.RegionJob(lazy, [BOX], model=grey_net, device="cpu")
+    job = region_job.RegionJob(lazy, [BOX], model=grey_net, device="cpu")
     assert lazy.reads == []  # building the job reads nothing
     (out,) = job.run()
     assert job.stats == "crop"  # a single-level lazy array is never read whole for statistics
@@ -128,7 +128,7 @@ def test_dask_reads_only_chunks_touching_the_crop(image, grey_net):
     da = pytest.importorskip("dask.array")
     lazy = RecordingArray(image)
     darr = da.from_array(lazy, chunks=(32, 32), asarray=False)
-    job = regions.RegionJob(darr, [np.s_[70:90, 90:110]], model=grey_net, device="cpu")
+    job = region_job.RegionJob(darr, [np.s_[70:90, 90:110]], model=grey_net, device="cpu")
     job.run()
     crop = job.crops[0]
     grown = type(crop)(
@@ -153,7 +153,7 @@ def test_zarr_array_is_read_by_box(image, grey_net):
 def test_multiscale_uses_full_resolution_and_small_level_for_statistics(image, whole, grey_net):
     level0 = RecordingArray(image)
     level1 = image[::2, ::2]
-    job = regions.RegionJob([level0, level1], [BOX], model=grey_net, device="cpu")
+    job = region_job.RegionJob([level0, level1], [BOX], model=grey_net, device="cpu")
     (out,) = job.run()
     assert job.stats == "image" and len(level0.reads) == 1
     assert out.shape == (42, 54)

@@ -27,7 +27,8 @@ import numpy as np
 from skimage import exposure, restoration
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from . import datasets, degrade, normalize
+from .. import normalize
+from . import datasets, degrade
 
 SUITES = ("fluo", "photo", "photo-gamma")
 
@@ -72,6 +73,9 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
             cases.append(Case(np.round(dark * 255).astype(np.uint8), clean))
     else:
         raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
+    if not cases:
+        where = "w2s-train/low/*.tif (fields 071-080)" if suite == "fluo" else "natural/Kodak24"
+        raise FileNotFoundError(f"No validation images for suite {suite!r} in {data}: expected {where}.")
     return cases[:limit] if limit else cases
 
 
@@ -92,7 +96,7 @@ def _brighten(x: np.ndarray, suite: str) -> np.ndarray:
     if suite == "fluo":
         m = float(np.clip(x.mean(), 1e-4, 0.999))
         return x ** (np.log(0.4) / np.log(m))
-    return np.clip(normalize.expose(x), 0, 1)
+    return np.clip(normalize.normalize(x, "exposure"), 0, 1)
 
 
 def _nlm(x: np.ndarray) -> np.ndarray:
@@ -114,7 +118,7 @@ def _bm3d(x: np.ndarray) -> np.ndarray:
 def methods(
     suite: str, models: tuple[str, ...], classical: bool = True
 ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    from .engine import enhance
+    from ..engine import enhance
 
     def network(name):
         def run(raw):
@@ -230,7 +234,8 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
 def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> list[str]:
     """Write each evaluated weight set's scores into its JSON record (the
     weights file and its checksum are untouched); returns the names updated."""
-    from . import weights
+    from .. import weights
+    from .records import set_metrics
 
     installed = weights.available_weights()
     best_classical = max(
@@ -255,6 +260,6 @@ def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> lis
         if row.psnr_gt_mean:
             entry["psnr_gt_mean"] = round(float(np.mean(row.psnr_gt_mean)), 2)
             entry["ssim_gt_mean"] = round(float(np.mean(row.ssim_gt_mean)), 3)
-        weights.set_metrics(record, f"eval_{suite}", entry)
+        set_metrics(record, f"eval_{suite}", entry)
         updated.append(name)
     return updated

@@ -17,21 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 decoding; values above 1 follow the power law."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4).astype(
-        np.float32
-    )
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 encoding; inverse of :func:`srgb_to_linear`."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.where(
-        x <= 0.0031308, 12.92 * x, 1.055 * np.maximum(x, 0.0031308) ** (1 / 2.4) - 0.055
-    ).astype(np.float32)
+from ..colour import linear_to_srgb, srgb_to_linear
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:

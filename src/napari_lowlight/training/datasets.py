@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from skimage import io
 
-from . import degrade, normalize, tone_head
+from .. import normalize, tone_head
+from . import degrade
 
 FLUO_VAL_FIELDS = range(71, 81)
 _SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "retina", "immunohistochemistry")

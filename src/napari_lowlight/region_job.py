@@ -32,6 +32,7 @@ Normalisation statistics (``stats``)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -39,7 +40,8 @@ from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
-from . import engine, normalize, roi
+from . import engine, normalize
+from . import roi_geometry as roi
 from .engine import Progress
 
 STATS_SOURCES = ("auto", "image", "crop")
@@ -104,17 +106,16 @@ class RegionJob:
         multiscale list (finest level first; the finest is enhanced).
     boxes : sequence
         One box per region, over the image's axes *without* the channel axis:
-        a :class:`~napari_lowlight.roi.Box` or a tuple of slices such as
+        a :class:`~napari_lowlight.roi_geometry.Box` or a tuple of slices such as
         ``np.s_[10:60, 20:90]`` (missing trailing axes are taken whole).
     margin : int, optional
         Context pixels read around each box in the image plane; default the
         network's receptive-field radius rounded up to its downsampling.
     stats : {"auto", "image", "crop"}, optional
         Where percentile/exposure statistics come from (see the module notes).
-    **options
-        ``model``, ``channel_axis``, ``device``, ``precision``,
-        ``tile_size``, ``batch_size``, ``normalization``, ``percentiles`` as
-        for :func:`napari_lowlight.enhance`.
+    options : EnhanceOptions, optional
+        The settings of :func:`napari_lowlight.enhance`; keyword arguments
+        (``model``, ``channel_axis``, ``device``, ...) change single ones.
 
     Attributes
     ----------
@@ -129,11 +130,22 @@ class RegionJob:
         Seconds per region, filled by :meth:`steps`.
     """
 
-    def __init__(self, data, boxes: Sequence, *, margin: int | None = None, stats: str = "auto", **options):
+    def __init__(
+        self,
+        data,
+        boxes: Sequence,
+        options: engine.EnhanceOptions | None = None,
+        *,
+        margin: int | None = None,
+        stats: str = "auto",
+        **changes,
+    ):
         levels = _levels(data)
         self.data, self._levels = levels[0], levels
         ndim = len(self.data.shape)
-        self.channel_axis = _positive_axis(options.pop("channel_axis", None), ndim)
+        options = engine.EnhanceOptions.make(options, **changes)
+        self.channel_axis = _positive_axis(options.channel_axis, ndim)
+        engine.check_channel_axis(self.data.shape, self.channel_axis)
         self.shape = tuple(n for a, n in enumerate(self.data.shape) if a != self.channel_axis)
         n_channels = 1 if self.channel_axis is None else self.data.shape[self.channel_axis]
         if stats not in STATS_SOURCES:
@@ -143,14 +155,15 @@ class RegionJob:
         self.boxes = [_as_box(b, self.shape, k) for k, b in enumerate(boxes)]
         if not self.boxes:
             raise ValueError("No regions to enhance: boxes is empty.")
-        self.net, self.record = engine.resolve_model(options.pop("model", "auto"), n_channels)
+        self.net, self.record = engine.resolve_model(options.model, n_channels)
+        # Every crop's job shares the resolved network and the positive channel axis.
+        self.options = dataclasses.replace(options, model=self.net, channel_axis=self.channel_axis)
         self.margin = self._margin(margin)
         align = max(1, int(self.net.downsampling))
         pairs = [roi.with_margin(b, self.shape, self.margin, align) for b in self.boxes]
         self.crops, self._inner = [p[0] for p in pairs], [p[1] for p in pairs]
-        self._options = options
-        mode = options.get("normalization", "auto")
-        self._probes = [self._job(self._placeholder(c), mode) for c in self.crops]
+        # Checked on zero-memory stand-ins: the engine's checks and tile plans run before any pixel is read.
+        self._probes = [self._job(self._placeholder(c)) for c in self.crops]
         first = self._probes[0]
         self.device, self.precision, self.normalization = first.device, first.precision, first.normalization
         self.percentiles = first.percentiles
@@ -173,18 +186,15 @@ class RegionJob:
         return int(margin)
 
     def _placeholder(self, crop: roi.Box) -> np.ndarray:
-        # A zero-memory stand-in with the crop's shape and dtype: the engine's
-        # checks and tile plan run before any pixel is read.
+        # A zero-memory stand-in with the crop's shape and dtype.
         shape = list(crop.shape)
         if self.channel_axis is not None:
             shape.insert(self.channel_axis, self.data.shape[self.channel_axis])
         return np.broadcast_to(np.zeros((), dtype=self.data.dtype), tuple(shape))
 
-    def _job(self, image, normalization: str) -> engine.EnhanceJob:
-        opts = {k: v for k, v in self._options.items() if k != "normalization"}
-        return engine.EnhanceJob(
-            image, model=self.net, channel_axis=self.channel_axis, normalization=normalization, **opts
-        )
+    def _job(self, crop: np.ndarray, normalizer: normalize.Normalizer | None = None) -> engine.EnhanceJob:
+        # The whole image's layout was checked above; a crop may be narrow enough to look like colour.
+        return engine.EnhanceJob(crop, self.options, normalizer=normalizer, check_layout=False)
 
     def _stats_source(self, stats: str) -> str:
         if self.normalization not in ("percentile", *normalize.EXPOSURE_MODES):
@@ -201,32 +211,17 @@ class RegionJob:
         if not isinstance(level, np.ndarray) and len(self._levels) > 1:
             small = [lv for lv in self._levels[1:] if math.prod(lv.shape) <= STATS_MAX_ELEMENTS]
             level = small[0] if small else self._levels[-1]
-        ref = subsample(level, self.channel_axis)
-        return ref[..., :3] if self._probes[0].alpha is not None else ref
+        return subsample(level, self.channel_axis)
 
     def _normalizer(self) -> normalize.Normalizer | None:
         if self.stats != "image":
             return None
-        return normalize.statistics(
-            self._reference(), self.normalization, self.percentiles, tone_head=getattr(self.net, "tone_head", None)
-        )
+        return self._probes[0].statistics(self._reference())
 
     def read(self, k: int) -> np.ndarray:
         """Read crop ``k`` (region plus margin): slice first, then load, so a
         lazy array only reads the chunks it touches."""
         return np.asarray(self.data[_with_channel(self.crops[k].slices, self.channel_axis)])
-
-    def _prepared(self, crop: np.ndarray, normalizer: normalize.Normalizer | None) -> tuple[np.ndarray, str]:
-        if normalizer is None:
-            return crop, self.normalization
-        x = engine.channels_last(crop, self.channel_axis)
-        alpha = self._probes[0].alpha is not None
-        out = normalizer.apply(x[..., :3] if alpha else x)
-        if alpha:
-            out = np.concatenate([out, normalize.normalize(x[..., 3:], "dtype")], axis=-1)
-        out = np.moveaxis(out, -1, self.channel_axis) if self.channel_axis is not None else out[..., 0]
-        # Already normalised floats: the engine's "dtype" mode leaves floats as they are.
-        return out, "dtype"
 
     def steps(self) -> Generator[Progress, None, list[np.ndarray]]:
         """Enhance every region, yielding :class:`Progress` over all their
@@ -238,16 +233,9 @@ class RegionJob:
         self.elapsed = []
         for k in range(len(self.boxes)):
             start = time.perf_counter()
-            image, mode = self._prepared(self.read(k), normalizer)
-            gen = self._job(image, mode).steps()
-            while True:
-                try:
-                    step = next(gen)
-                except StopIteration as stop:
-                    out = stop.value
-                    break
-                yield Progress(done + step.done, self.total)
-            done += self._probes[k].total
+            job = self._job(self.read(k), normalizer)
+            out = yield from job.steps(offset=done, total=self.total)
+            done += job.total
             results.append(np.ascontiguousarray(out[_with_channel(self._inner[k], self.channel_axis)]))
             self.elapsed.append(time.perf_counter() - start)
         return results
@@ -264,7 +252,7 @@ def enhance_regions(
     margin: int | None = None,
     stats: str = "auto",
     progress: Callable[[Progress], None] | None = None,
-    **enhance_options,
+    **options,
 ) -> list[np.ndarray]:
     """Enhance regions of an image, each with a context margin; no viewer needed.
 
@@ -285,10 +273,11 @@ def enhance_regions(
         each crop (default for single-level lazy arrays, never read whole).
     progress : callable, optional
         Called with a :class:`~napari_lowlight.engine.Progress` per batch of tiles.
-    **enhance_options
+    **options
         ``model``, ``channel_axis``, ``device``, ``precision``, ``tile_size``,
         ``batch_size``, ``normalization``, ``percentiles``: see
-        :func:`napari_lowlight.enhance`.
+        :func:`napari_lowlight.enhance` (the fields of
+        :class:`~napari_lowlight.engine.EnhanceOptions`).
 
     Returns
     -------
@@ -308,4 +297,4 @@ def enhance_regions(
     >>> image = np.random.default_rng(0).poisson(3, (512, 512)).astype(np.uint16)
     >>> crops = napari_lowlight.enhance_regions(image, [np.s_[100:200, 300:420]])  # doctest: +SKIP
     """
-    return RegionJob(data, boxes, margin=margin, stats=stats, **enhance_options).run(progress)
+    return RegionJob(data, boxes, margin=margin, stats=stats, **options).run(progress)

@@ -22,7 +22,7 @@ import multiprocessing
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
     import tomli as tomllib
 
-from . import datasets, devices, losses, models, tone_head, weights
+from .. import devices, models, tone_head, weights
+from . import datasets, losses
 
 # With ``ema``, val_* score the averaged weights (the ones exported) and raw_val_loss the trained ones.
 CSV_FIELDS = ("step", "train_loss", "val_loss", "val_psnr", "lr", "minutes", "raw_val_loss")
@@ -70,8 +71,27 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
+        """The config in the TOML file ``path``.
+
+        Raises
+        ------
+        ValueError
+            A file that is not TOML, unknown keys or missing required ones.
+        """
         with open(path, "rb") as fh:
-            return cls(**tomllib.load(fh))
+            try:
+                values = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as err:
+                raise ValueError(f"{path} is not a valid TOML file: {err}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}.")
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [k for k in required if k not in values]
+        if missing:
+            raise ValueError(f"{path}: missing key(s) {', '.join(missing)}.")
+        return cls(**values)
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:

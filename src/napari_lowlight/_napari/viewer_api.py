@@ -2,7 +2,7 @@
 
 :func:`prepare` turns an Image layer and a Shapes layer into a
 :class:`RoiPlan` (checked boxes in image data coordinates, messages for the
-user, a ready :class:`~napari_lowlight.regions.RegionJob`); the plan's job
+user, a ready :class:`~napari_lowlight.region_job.RegionJob`); the plan's job
 runs synchronously (:func:`enhance_rois`) or in the widget's thread worker;
 :meth:`RoiPlan.layers` builds the output layers, placed so each crop overlays
 its source exactly. Source layers are only read, never modified.
@@ -20,9 +20,9 @@ import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.transforms import Affine
 
-from . import roi
-from .engine import Progress
-from .regions import RegionJob
+from .. import roi_geometry as roi
+from ..engine import Progress
+from ..region_job import RegionJob
 
 # A whole image above this many pixels asks for confirmation in the widget.
 LARGE_IMAGE_PIXELS = 2048 * 2048
