@@ -34,7 +34,8 @@ def gpu_table(sizes: list[int], tiles: tuple[int, ...], emit=print) -> None:
 
     emit(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {os.cpu_count()} CPU cores; "
          "weight sets fed a grey test image (as RGB for 3-channel ones)\n")
-    emit("| weights | image | device | precision | tile | Mpx/s | peak GPU memory (MiB) | max abs diff vs CPU fp32 |")
+    emit("| weights | image | device | precision | tile | Mpx/s | peak GPU memory (MiB) "
+         "| max abs diff vs CPU fp32 |")
     emit("|---|---|---|---|---|---|---|---|")
     for size in sizes:
         grey = test_image(size)
@@ -52,24 +53,29 @@ def gpu_table(sizes: list[int], tiles: tuple[int, ...], emit=print) -> None:
             t0 = time.perf_counter()
             ref = run("cpu", "fp32", None)
             t = time.perf_counter() - t0
-            emit(f"| `{name}` | {size}² | cpu ({torch.get_num_threads()} threads) | fp32 | 512 | {mpx / t:.2f} | - | 0 |")
+            emit(f"| `{name}` | {size}² | cpu ({torch.get_num_threads()} threads) | fp32 | 512 "
+                 f"| {mpx / t:.2f} | - | 0 |")
             for precision in ("fp32", "fp16", "bf16"):
                 for tile in tiles:
                     torch.cuda.reset_peak_memory_stats()
                     t = best_of(lambda p=precision, s=tile: run("cuda", p, s), 3)
                     peak = torch.cuda.max_memory_allocated() / 2**20
                     diff = float(np.abs(run("cuda", precision, tile) - ref).max())
-                    emit(f"| `{name}` | {size}² | cuda | {precision} | {tile} | {mpx / t:.1f} | {peak:.0f} | {diff:.1e} |")
+                    emit(f"| `{name}` | {size}² | cuda | {precision} | {tile} | {mpx / t:.1f} | {peak:.0f} "
+                         f"| {diff:.1e} |")
         # A rough noise level from horizontal differences (estimate_sigma needs PyWavelets, not always
         # installed on GPU machines); the timing of non-local means does not depend on it.
         sigma = float(np.std(np.diff(grey, axis=1)) / np.sqrt(2))
         t0 = time.perf_counter()
-        restoration.denoise_nl_means(grey, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6)
-        emit(f"| skimage non-local means (fast) | {size}² | cpu | fp64 | - | {mpx / (time.perf_counter() - t0):.2f} | - | - |")
+        restoration.denoise_nl_means(grey, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5,
+                                     patch_distance=6)
+        emit(f"| skimage non-local means (fast) | {size}² | cpu | fp64 | - "
+             f"| {mpx / (time.perf_counter() - t0):.2f} | - | - |")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--tiles", type=int, nargs="+", default=[512, 1024, 2048])
     args = parser.parse_args()

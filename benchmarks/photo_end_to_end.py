@@ -25,8 +25,8 @@ def main() -> None:
     from skimage import data, transform
 
     from napari_lowlight import enhance, weights
-    from napari_lowlight.training import degrade, evaluate
     from napari_lowlight.devices import set_threads
+    from napari_lowlight.training import degrade, evaluate
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=1024)
@@ -43,8 +43,10 @@ def main() -> None:
             continue
         own = w.normalization["mode"]
         for mode in (own, "dtype"):
-            t = best_of(lambda m=mode, n=name: enhance(dark, model=n, channel_axis=-1, device="cpu", normalization=m), 3)
-            print(f"| `{name}` | {mode}{' (its own)' if mode == own else ' (network alone)'} | {mpx / t:.2f} |")
+            t = best_of(lambda m=mode, n=name: enhance(dark, model=n, channel_axis=-1, device="cpu",
+                                                       normalization=m), 3)
+            print(f"| `{name}` | {mode}{' (its own)' if mode == own else ' (network alone)'} "
+                  f"| {mpx / t:.2f} |")
     x = dark / 255.0
     t = best_of(lambda: evaluate._nlm(evaluate._brighten(x, "photo")), 1)
     print(f"| brighten + non-local means (scikit-image) | exposure | {mpx / t:.2f} |")

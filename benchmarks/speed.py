@@ -71,7 +71,8 @@ def speed_table(size: int, skip_bm3d: bool) -> str:
     image = test_image(size)
     mpx = size * size / 1e6
     peak = matmul_gflops()
-    rows = ["| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak | max abs error vs fp32 |",
+    rows = [("| method | precision | Mpx/s | MACs/px | GFLOP/s | share of matmul peak "
+             "| max abs error vs fp32 |"),
             "|---|---|---|---|---|---|---|"]
     lo = (size - 256) // 2
     crop = image[lo : lo + 256, lo : lo + 256]
@@ -132,7 +133,8 @@ print(json.dumps({"base_mib": before, "peak_mib": status("VmHWM:")}))
 
 
 def memory_table(arch: str) -> str:
-    rows = ["| image | tile | peak RSS (MiB) | added by enhance (MiB) | of which 3 image-sized float32 arrays | working memory (MiB) |",
+    rows = [("| image | tile | peak RSS (MiB) | added by enhance (MiB) "
+             "| of which 3 image-sized float32 arrays | working memory (MiB) |"),
             "|---|---|---|---|---|---|"]
     for size, tile in ((2048, 512), (4096, 256), (4096, 512), (4096, 1024)):
         out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(size), str(tile), arch],
@@ -140,13 +142,15 @@ def memory_table(arch: str) -> str:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         arrays = 3 * size * size * 4 / 2**20  # normalised copy, contiguous planes, output
         added = r["peak_mib"] - r["base_mib"]
-        rows.append(f"| {size}x{size} | {tile} | {r['peak_mib']:.0f} | {added:.0f} | {arrays:.0f} | {added - arrays:.0f} |")
+        rows.append(f"| {size}x{size} | {tile} | {r['peak_mib']:.0f} | {added:.0f} | {arrays:.0f} "
+                    f"| {added - arrays:.0f} |")
     return (f"Peak memory, {arch}, batch 1 (a fresh process each; the float32 input is allocated "
             "before the baseline is taken):\n\n" + "\n".join(rows))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--skip-bm3d", action="store_true", help="BM3D takes minutes at 1024x1024")
     parser.add_argument("--memory-arch", default="llunet3")  # what fluo and photo use

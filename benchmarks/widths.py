@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 20, 24])
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size} grey image\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{args.size}x{args.size} grey image\n")
     print("| width | parameters | MACs/pixel | Mpx/s | vs width 16 |")
     print("|---|---|---|---|---|")
     nets = {str(w): models.LLUNet(1, 1, width=w, levels=3) for w in args.widths}
@@ -40,7 +41,8 @@ def main() -> None:
     speeds = {label: megapixels_per_second(net, args.size) for label, net in nets.items()}
     for label, net in nets.items():
         share = f"{speeds[label] / speeds['16']:.2f}x" if "16" in speeds else "-"
-        print(f"| {label} | {models.count_parameters(net):,} | {net.macs_per_pixel:,} | {speeds[label]:.2f} | {share} |")
+        print(f"| {label} | {models.count_parameters(net):,} | {net.macs_per_pixel:,} "
+              f"| {speeds[label]:.2f} | {share} |")
 
 
 if __name__ == "__main__":

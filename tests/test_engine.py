@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+import napari_lowlight
 from napari_lowlight import EnhanceJob, enhance, models
+from napari_lowlight.engine import EnhanceOptions, Progress, drain
 from napari_lowlight.weights import WeightsError
 
 
@@ -47,7 +49,8 @@ def test_leading_axes_are_independent_planes(grey_net, rng):
     stack = rng.random((2, 3, 24, 28)).astype(np.float32)
     out = enhance(stack, model=grey_net, normalization="dtype")
     assert out.shape == stack.shape
-    np.testing.assert_allclose(out[1, 2], enhance(stack[1, 2], model=grey_net, normalization="dtype"), atol=1e-6)
+    np.testing.assert_allclose(out[1, 2], enhance(stack[1, 2], model=grey_net, normalization="dtype"),
+                               atol=1e-6)
 
 
 def test_percentile_normalisation_makes_output_independent_of_scale(grey_net, rng):
@@ -75,6 +78,12 @@ def test_image_smaller_than_a_tile_works(grey_net):
         (np.zeros((8, 8)), {"device": "tpu"}, "Unknown device|not supported"),
         (np.zeros((8, 8)), {"precision": "fp8"}, "Unknown precision"),
         (np.zeros((8, 8)), {"tile_size": -3}, "positive"),
+        (np.zeros((8, 8)), {"tile_size": 0}, "tile_size must be a positive"),
+        (np.zeros((8, 8)), {"batch_size": 0}, "batch_size must be a positive"),
+        (np.zeros((8, 8)), {"batch_size": -1}, "batch_size must be a positive"),
+        (np.zeros((8, 8)), {"tile_size": 2.5}, "tile_size must be a positive"),
+        (np.zeros((8, 8)), {"normalization": "gamma"}, "Unknown normalization"),
+        (np.zeros((8, 8)), {"percentiles": (50, 10)}, "0 <= low < high <= 100"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(image, kwargs, message, grey_net):
@@ -127,3 +136,64 @@ def test_reduced_precision_error_against_fp32_is_bounded(precision, tolerance, r
     ref = enhance(image, model=net, precision="fp32")
     out = enhance(image, model=net, precision=precision)
     assert np.abs(out - ref).max() <= tolerance
+
+
+@pytest.mark.parametrize("shape", [(32, 40, 3), (32, 40, 4), (2, 32, 40, 3)])
+def test_colour_without_channel_axis_says_to_pass_it(shape, grey_net):
+    # Enhanced as grey planes 3 pixels wide it would come back streaky and desaturated.
+    image = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match=r"channel_axis=-1"):
+        enhance(image, model=grey_net)
+    with pytest.raises(ValueError, match=r"channel_axis=-1"):
+        napari_lowlight.enhance_regions(image, [np.s_[..., 0:8, 0:8]], model=grey_net)
+
+
+def test_a_grey_stack_whose_last_axis_is_not_3_or_4_is_accepted(grey_net, rng):
+    assert enhance(rng.random((3, 20, 24)), model=grey_net).shape == (3, 20, 24)
+
+
+def test_unknown_options_are_named(grey_net):
+    with pytest.raises(TypeError, match="tile_sise.*the options are: model, channel_axis"):
+        enhance(np.zeros((8, 8)), model=grey_net, tile_sise=64)
+
+
+def test_options_object_and_keywords_give_the_same_result(grey_net, rng):
+    image = rng.random((40, 44))
+    options = EnhanceOptions(model=grey_net, tile_size=16, batch_size=3)
+    by_object = EnhanceJob(image, options).run()
+    np.testing.assert_array_equal(by_object, enhance(image, model=grey_net, tile_size=16, batch_size=3))
+    # Keywords change single fields of a given object.
+    assert EnhanceJob(image, options, tile_size=32).tile_size == 32
+
+
+def test_a_given_normalizer_replaces_the_images_own_statistics(grey_net, rng):
+    whole = rng.random((120, 120)).astype(np.float32) * 5
+    crop = whole[:80, :80]
+    job = EnhanceJob(whole, model=grey_net)
+    shared = job.statistics(whole[..., None])
+    with_whole_stats = EnhanceJob(crop, model=grey_net, normalizer=shared).run()
+    own_stats = enhance(crop, model=grey_net)
+    assert not np.allclose(with_whole_stats, own_stats)
+    # The same curve as the whole image's: the crop's pixels match the whole image's result away
+    # from the crop's own border (receptive field radius).
+    r = grey_net.receptive_field_radius
+    inner = np.s_[: 80 - r, : 80 - r]
+    np.testing.assert_allclose(with_whole_stats[inner], job.run()[inner], atol=1e-5)
+
+
+def test_steps_can_count_inside_a_larger_total(grey_net, rng):
+    job = EnhanceJob(rng.random((40, 40)), model=grey_net, tile_size=16)
+    steps = []
+    drain(job.steps(offset=10, total=100), steps.append)
+    assert steps[0] == Progress(10, 100) and steps[-1] == Progress(10 + job.total, 100)
+
+
+def test_enhance_leaves_torchs_thread_count_alone(grey_net, rng):
+    # napari's process (or any host program) owns that process-wide setting.
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        enhance(rng.random((20, 20)), model=grey_net)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -46,7 +46,8 @@ def test_training_on_cuda_reduces_the_loss(tmp_path):
     from test_train import _fake_w2s
 
     data = _fake_w2s(tmp_path / "data")
-    cfg = TrainConfig(name="g", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96, val_every=10, lr=2e-3)
+    cfg = TrainConfig(name="g", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96,
+                      val_every=10, lr=2e-3)
     record = train(cfg, data, tmp_path / "out", tmp_path / "run", quiet=True, device="cuda", workers=2)
     with open(tmp_path / "run" / "log.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -45,14 +45,16 @@ def _ms_ssim_reference(x, y):
     """Independent MS-SSIM in numpy/scipy (Wang et al. 2003), same padding."""
     weights = np.array(losses.MS_WEIGHTS)
     c1, c2 = losses.C1, losses.C2
-    blur = lambda a: ndimage.gaussian_filter(a, 1.5, mode="mirror", truncate=3.5)
+    def blur(a):
+        return ndimage.gaussian_filter(a, 1.5, mode="mirror", truncate=3.5)
     result = 1.0
     for s, w in enumerate(weights):
         mx, my = blur(x), blur(y)
         sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
         cs = ((2 * sxy + c2) / (sxx + syy + c2)).mean()
         if s == len(weights) - 1:
-            result *= (((2 * mx * my + c1) / (mx**2 + my**2 + c1)) * (2 * sxy + c2) / (sxx + syy + c2)).mean() ** w
+            result *= (((2 * mx * my + c1) / (mx**2 + my**2 + c1)) * (2 * sxy + c2)
+                       / (sxx + syy + c2)).mean() ** w
         else:
             result *= cs**w
             x = x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).mean(axis=(1, 3))

@@ -54,7 +54,8 @@ def test_crop_statistics_differ_from_image_statistics(image, whole, grey_net):
 def test_rgb_exposure_roi_equals_whole(rgb_net):
     rng = np.random.default_rng(3)
     img = (rng.random((96, 112, 3)) ** 4 * 60).astype(np.uint8)
-    opts = {"model": rgb_net, "channel_axis": -1, "normalization": "exposure", "device": "cpu", "tile_size": 40}
+    opts = {"model": rgb_net, "channel_axis": -1, "normalization": "exposure", "device": "cpu",
+            "tile_size": 40}
     whole = napari_lowlight.enhance(img, **opts)
     box = np.s_[30:62, 33:77]
     (out,) = napari_lowlight.enhance_regions(img, [box], **opts)
@@ -104,11 +105,11 @@ class RecordingArray:
         def span(s, n):
             return (s.start or 0, n if s.stop is None else s.stop)
 
-        return [[span(s, n) for s, n in zip(k, self.shape)] for k in self.reads]
+        return [[span(s, n) for s, n in zip(k, self.shape, strict=False)] for k in self.reads]
 
 
 def _inside(read, crop):
-    return all(a >= ca and b <= cb for (a, b), ca, cb in zip(read, crop.start, crop.stop))
+    return all(a >= ca and b <= cb for (a, b), ca, cb in zip(read, crop.start, crop.stop, strict=False))
 
 
 def test_lazy_array_reads_only_the_roi_and_margin(image, grey_net):
@@ -133,7 +134,7 @@ def test_dask_reads_only_chunks_touching_the_crop(image, grey_net):
     crop = job.crops[0]
     grown = type(crop)(
         tuple(a // 32 * 32 for a in crop.start),
-        tuple(min(n, -(-b // 32) * 32) for b, n in zip(crop.stop, image.shape)),
+        tuple(min(n, -(-b // 32) * 32) for b, n in zip(crop.stop, image.shape, strict=False)),
     )
     # dask also reads a 0 x 0 slice for its metadata: no pixels.
     reads = [r for r in lazy.read_boxes() if all(b > a for a, b in r)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -21,21 +19,6 @@ def affine(scale=(1, 1), translate=(0, 0), angle=0.0):
 
 def rect(y0, x0, y1, x1):
     return np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float)
-
-
-def test_core_imports_no_qt_or_napari():
-    import importlib
-    import subprocess
-
-    code = (
-        "import sys, napari_lowlight.roi_geometry, napari_lowlight.region_job;"
-        "gui = ('napari', 'qtpy', 'PyQt5', 'magicgui', 'dask');"
-        "bad = [m for m in sys.modules if m.split('.')[0] in gui];"
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert importlib.import_module("napari_lowlight.roi_geometry")
 
 
 def test_rectangle_over_pixel_centres():

@@ -13,10 +13,11 @@ def test_cores_partition_the_plane_and_reads_are_aligned(shape, tile):
     cover = np.zeros(shape, int)
     for t in tiles:
         cover[t.core] += 1
-        for s, n in zip(t.read, shape):
-            assert s.start % 4 == 0 and 0 <= s.start and s.stop <= n
+        for s, n in zip(t.read, shape, strict=False):
+            assert s.start % 4 == 0 and s.start >= 0 and s.stop <= n
             assert s.stop == n or s.stop % 4 == 0
-        for r, c, n in zip(t.read, t.core, shape):  # halo of at least 10 (12 aligned) unless at a border
+        # halo of at least 10 (12 aligned) unless at a border
+        for r, c, n in zip(t.read, t.core, shape, strict=False):
             assert r.start == 0 or c.start - r.start >= 10
             assert r.stop == n or r.stop - c.stop >= 10
     assert (cover == 1).all()

@@ -72,7 +72,8 @@ def test_the_shipped_photo_model_enhances_through_its_heads_curve(dark):
     net = load_model("photo")
     assert net.weights.normalization["mode"] == "learned-tone"
     log_gain, tone = net.tone_head.estimate(dark)
-    by_hand = normalize.Normalizer("auto-tone", gain=float(np.exp(log_gain)), tone=tone).apply(dark.astype(np.float32))
+    by_hand = normalize.Normalizer("auto-tone", gain=float(np.exp(log_gain)), tone=tone).apply(
+        dark.astype(np.float32))
     expected = enhance(by_hand, model=net, channel_axis=-1, normalization="dtype")
     np.testing.assert_allclose(enhance(dark, channel_axis=-1), expected, atol=1e-6)
 
@@ -93,6 +94,7 @@ def test_the_shipped_photo_model_leaves_a_well_exposed_photo_about_as_it_was():
 
     image = io.imread(skimage_file("motorcycle_left.png"))[100:356, 200:456, :3]
     out = enhance(image, channel_axis=-1)
-    # photo-ridge, without the head, brightens it by 0.08 to 20.6 dB; a head trained on dark photos only, to ~14 dB.
+    # photo-ridge, without the head, brightens it by 0.08 to 20.6 dB; a head trained on dark photos only,
+    # to ~14 dB.
     assert abs(out.mean() - image.mean() / 255) < 0.05
     assert metrics.peak_signal_noise_ratio(image / 255.0, out, data_range=1.0) > 25

@@ -34,8 +34,10 @@ def _log(run_dir):
 @pytest.mark.slow
 def test_a_few_training_steps_reduce_the_loss_and_write_a_record(tmp_path):
     data = _fake_w2s(tmp_path / "data")
-    cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96, val_every=10, lr=2e-3)
-    record = train(cfg, data, tmp_path / "out", tmp_path / "run", recipe="napari-lowlight train ...", quiet=True)
+    cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=30, batch=4, patch=96,
+                      val_every=10, lr=2e-3)
+    record = train(cfg, data, tmp_path / "out", tmp_path / "run", recipe="napari-lowlight train ...",
+                   quiet=True)
     rows = _log(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == [10, 20, 30]
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
@@ -47,7 +49,8 @@ def test_a_few_training_steps_reduce_the_loss_and_write_a_record(tmp_path):
 @pytest.mark.slow
 def test_training_resumes_from_its_checkpoint_exactly(tmp_path):
     data = _fake_w2s(tmp_path / "data")
-    cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=6, batch=2, patch=96, val_every=3)
+    cfg = TrainConfig(name="t", arch="llunet", domain="fluo", channels=1, steps=6, batch=2, patch=96,
+                      val_every=3)
     straight = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True, device="cpu")
     assert train(cfg, data, tmp_path / "b", tmp_path / "rb", quiet=True, stop_at=4, device="cpu") is None
     assert not (tmp_path / "b" / "t.safetensors").exists()
@@ -62,7 +65,8 @@ def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
     from safetensors.torch import load_file
 
     data = _fake_w2s(tmp_path / "data")
-    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 6, "batch": 2, "patch": 96, "val_every": 3}
+    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 6, "batch": 2, "patch": 96,
+          "val_every": 3}
     plain = train(TrainConfig(**kw), data, tmp_path / "p", tmp_path / "rp", quiet=True, device="cpu")
     cfg = TrainConfig(**kw, ema=0.5)
     averaged = train(cfg, data, tmp_path / "a", tmp_path / "ra", quiet=True, device="cpu")
@@ -86,8 +90,10 @@ def test_a_weight_average_is_exported_logged_and_resumed_exactly(tmp_path):
 
 def test_a_checkpoint_without_an_average_is_not_resumed_with_one(tmp_path):
     data = _fake_w2s(tmp_path / "data")
-    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 4, "batch": 2, "patch": 96, "val_every": 2}
-    assert train(TrainConfig(**kw), data, tmp_path / "o", tmp_path / "r", quiet=True, stop_at=2, device="cpu") is None
+    kw = {"name": "t", "arch": "llunet", "domain": "fluo", "channels": 1, "steps": 4, "batch": 2, "patch": 96,
+          "val_every": 2}
+    assert train(TrainConfig(**kw), data, tmp_path / "o", tmp_path / "r", quiet=True, stop_at=2,
+                 device="cpu") is None
     with pytest.raises(ValueError, match="without a weight average"):
         train(TrainConfig(**kw, ema=0.9), data, tmp_path / "o", tmp_path / "r", quiet=True, device="cpu")
     assert not (tmp_path / "o" / "t.safetensors").exists()
@@ -134,7 +140,8 @@ def test_worker_processes_prepare_the_same_batches_as_the_main_process(tmp_path)
 def test_train_command_reads_a_config(tmp_path):
     data = _fake_w2s(tmp_path / "data")
     config = tmp_path / "c.toml"
-    config.write_text('name = "c"\narch = "llunet"\ndomain = "fluo"\nchannels = 1\nsteps = 2\nbatch = 2\nval_every = 1\n')
+    config.write_text('name = "c"\narch = "llunet"\ndomain = "fluo"\nchannels = 1\nsteps = 2\nbatch = 2\n'
+                      'val_every = 1\n')
     code = cli.main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "w"),
                      "--run-dir", str(tmp_path / "r"), "--quiet", "--device", "cpu", "--workers", "1"])
     assert code == 0
@@ -151,7 +158,8 @@ def _fake_photos(root):
     for folder, crops in (("CBSD68", [(0, 0), (200, 200)]), ("Kodak24", [(300, 100)])):
         (root / "natural" / folder).mkdir(parents=True)
         for i, (y, x) in enumerate(crops):
-            io.imsave(root / "natural" / folder / f"{i}.png", photo[y : y + 200, x : x + 200], check_contrast=False)
+            io.imsave(root / "natural" / folder / f"{i}.png", photo[y : y + 200, x : x + 200],
+                      check_contrast=False)
     return root
 
 
@@ -159,16 +167,20 @@ def test_learned_tone_pairs_carry_the_dark_patch_and_the_heads_inputs(tmp_path):
     from napari_lowlight import tone_head
 
     root = _fake_photos(tmp_path)
-    sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization="learned-tone")
+    sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"],
+                                   photo_normalization="learned-tone")
     noisy, clean, image, vector, prior = sampler.batch(np.random.default_rng(0), 4)
     assert vector.shape == (4, tone_head.VECTOR_SIZE)
     assert noisy.shape == clean.shape == (4, 3, 64, 64)
-    assert image.shape == (4, tone_head.IMAGE_CHANNELS, tone_head.SIDE, tone_head.SIDE) and prior.shape == (4, 2)
+    assert (image.shape == (4, tone_head.IMAGE_CHANNELS, tone_head.SIDE, tone_head.SIDE)
+            and prior.shape == (4, 2))
     assert noisy.mean() < clean.mean()  # left dark: the head's curve brightens it in the training step
-    (val_noisy, _, *head_inputs), = datasets.validation_pairs("photo", root, size=128, photo_normalization="learned-tone")
+    (val_noisy, _, *head_inputs), = datasets.validation_pairs("photo", root, size=128,
+                                                              photo_normalization="learned-tone")
     dark = datasets.degrade.low_light_photo(datasets.load_photos(root, True)[0], np.random.default_rng(1234))
     np.testing.assert_allclose(val_noisy, datasets.centre_crop(dark, 128).transpose(2, 0, 1))
-    for got, expected in zip(head_inputs, tone_head.features(dark)):  # read from the whole image
+    # read from the whole image
+    for got, expected in zip(head_inputs, tone_head.features(dark), strict=False):
         np.testing.assert_allclose(got, expected)
 
 
@@ -190,7 +202,8 @@ def test_photo_pairs_are_normalised_with_the_models_mode(tmp_path, mode):
     assert abs(val_noisy.mean() - val_clean.mean()) < 0.25  # brightened, not left dark
 
 
-@pytest.mark.parametrize("fraction, expected", [(1.0, {"physical"}), (0.0, {"gamma"}), (0.5, {"physical", "gamma"})])
+@pytest.mark.parametrize("fraction, expected",
+                         [(1.0, {"physical"}), (0.0, {"gamma"}), (0.5, {"physical", "gamma"})])
 def test_physical_fraction_picks_the_darkening(tmp_path, monkeypatch, fraction, expected):
     root = _fake_photos(tmp_path)
     used = set()
@@ -202,7 +215,8 @@ def test_physical_fraction_picks_the_darkening(tmp_path, monkeypatch, fraction, 
 
         return wrapped
 
-    monkeypatch.setattr(datasets.degrade, "low_light_photo", spy("physical", datasets.degrade.low_light_photo))
+    monkeypatch.setattr(datasets.degrade, "low_light_photo",
+                        spy("physical", datasets.degrade.low_light_photo))
     monkeypatch.setattr(datasets.degrade, "gamma_photo", spy("gamma", datasets.degrade.gamma_photo))
     sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], physical_fraction=fraction)
     sampler.batch(np.random.default_rng(0), 16)
@@ -213,8 +227,8 @@ def test_the_darkening_ranges_reach_the_sampler(tmp_path):
     root = _fake_photos(tmp_path)
 
     def mean_darkening(**ranges):
-        sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"], photo_normalization="learned-tone",
-                                       physical_fraction=1.0, **ranges)
+        sampler = datasets.PairSampler("photo", root, 64, photo_sets=["CBSD68"],
+                                       photo_normalization="learned-tone", physical_fraction=1.0, **ranges)
         noisy, clean, *_ = sampler.batch(np.random.default_rng(0), 8)
         return noisy.mean() / clean.mean()
 
@@ -225,7 +239,8 @@ def test_the_darkening_ranges_reach_the_sampler(tmp_path):
 
 def test_config_reads_physical_fraction(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('name = "p"\narch = "llunet3"\ndomain = "photo"\nchannels = 3\nsteps = 1\nphysical_fraction = 0.25\n')
+    path.write_text('name = "p"\narch = "llunet3"\ndomain = "photo"\nchannels = 3\nsteps = 1\n'
+                    'physical_fraction = 0.25\n')
     assert TrainConfig.load(path).physical_fraction == 0.25
     for name in ("photo-ridge", "photo"):
         shipped = Path(__file__).parents[1] / "configs" / f"{name}.toml"
@@ -246,8 +261,8 @@ def test_a_tone_head_stage_trains_only_the_head_and_reloads(tmp_path):
                          val_every=2, photo_sets=["CBSD68"], normalization={"mode": "learned-tone"},
                          init="base", train_only="tone_head", weight_decay=0.01)
     record = train(second, root, tmp_path / "w", tmp_path / "r2", quiet=True, device="cpu")
-    base = weights.build_from_record(weights.Weights(**json.loads((tmp_path / "w" / "base.json").read_text())),
-                                     folder=tmp_path / "w")
+    base = weights.build_from_record(
+        weights.Weights(**json.loads((tmp_path / "w" / "base.json").read_text())), folder=tmp_path / "w")
     net = weights.build_from_record(record, folder=tmp_path / "w")
     assert record.parameters == models_count(base) + models_count(net.tone_head)
     for name, value in base.state_dict().items():

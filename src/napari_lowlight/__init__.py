@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "enhance": "engine",
     "EnhanceJob": "engine",
+    "EnhanceOptions": "engine",
     "Progress": "engine",
     "load_model": "weights",
     "available_weights": "weights",

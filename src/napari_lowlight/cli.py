@@ -52,7 +52,9 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.load(args.config)
     if args.steps:
         cfg.steps = args.steps
-    recipe = shlex.join(["napari-lowlight", "train", "--config", str(args.config), "--data", "DATA", "--out", "weights/"])
+    recipe = shlex.join(
+        ["napari-lowlight", "train", "--config", str(args.config), "--data", "DATA", "--out", "weights/"]
+    )
     record = train(
         cfg, Path(args.data), Path(args.out), args.run_dir, recipe=recipe, quiet=args.quiet,
         device=args.device, workers=args.workers,
@@ -149,7 +151,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.no_classical and (args.record or args.contact_sheet):
-        raise UsageError("--record and --contact-sheet compare with the classical filters: drop --no-classical.")
+        raise UsageError(
+            "--record and --contact-sheet compare with the classical filters: drop --no-classical."
+        )
     _need_dir(args.data, "data folder")
     _start_torch()
     from .training import evaluate
@@ -185,14 +189,18 @@ def _models_epilog() -> str:
 def _parser() -> argparse.ArgumentParser:
     epilog = _models_epilog()
     kw = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": epilog}
-    parser = argparse.ArgumentParser(prog="napari-lowlight", description=__doc__, **kw)
-    sub = parser.add_subparsers(dest="command", required=True)
+    about = ("Enhance dark, noisy images (fluorescence micrographs, low-light photos) with small networks; "
+             "train and evaluate them.")
+    parser = argparse.ArgumentParser(prog="napari-lowlight", description=about, **kw)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="enhance, train, evaluate or demo; COMMAND --help for its options")
     t = sub.add_parser("train", help="train a weight set from a TOML config", **kw)
     t.add_argument("--config", required=True, type=Path, help="TOML recipe, e.g. configs/fluo.toml")
     t.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
     t.add_argument("--out", default=Path("weights"), type=Path,
                    help="folder the weights (.safetensors) and their record (.json) are written to")
-    t.add_argument("--run-dir", type=Path, default=None, help="checkpoints, CSV log, plot (default runs/NAME)")
+    t.add_argument("--run-dir", type=Path, default=None,
+                   help="checkpoints, CSV log, plot (default runs/NAME)")
     t.add_argument("--steps", type=int, default=0, help="override the config's step count (0: the config's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
@@ -218,14 +226,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
     e.set_defaults(func=_enhance)
 
-    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set", **kw)
+    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set",
+                       **kw)
     v.add_argument("--suite", required=True, choices=["fluo", "photo", "photo-gamma"],
                    help="fluo: W2S fields 071-080; photo: Kodak24 darkened physically; "
                         "photo-gamma: Kodak24 by LLCNN's gamma protocol")
     v.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
     v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
-    v.add_argument("--models", default="", help="comma-separated weight sets (default: llcnn-paper and the suite's own)")
+    v.add_argument("--models", default="",
+                   help="comma-separated weight sets (default: llcnn-paper and the suite's own)")
     v.add_argument("--no-classical", action="store_true",
                    help="score the models only (quick comparisons, e.g. of candidate weights in "
                         "NAPARI_LOWLIGHT_WEIGHTS_DIR)")

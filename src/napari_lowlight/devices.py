@@ -80,7 +80,18 @@ def get_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def set_threads() -> int:
-    """Use every core this process may run on (cgroup/affinity aware)."""
+    """Size torch's thread pool to the cores this process may run on
+    (affinity aware, so a container limited to 2 cores gets 2 threads).
+
+    Process-wide state: the command line and training call it once at start;
+    the engine never does, so inside napari (or any host program) the host's
+    own setting stands.
+
+    Returns
+    -------
+    int
+        The thread count now in force.
+    """
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

@@ -33,7 +33,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Progress:
-    """Work done so far, counted in tiles over all planes."""
+    """Work done so far, counted in tiles over all planes (and all regions).
+
+    Attributes
+    ----------
+    done, total : int
+        Tiles finished and tiles in all.
+    """
 
     done: int
     total: int
@@ -79,7 +85,9 @@ def check_channel_axis(shape: tuple[int, ...], channel_axis: int | None) -> None
 def _check_image(image: np.ndarray, channel_axis: int | None, layout: bool = True) -> None:
     spatial = image.ndim - (channel_axis is not None)
     if spatial < 2:
-        what = "a 2-D image (with a channel axis, at least 3-D)" if channel_axis is not None else "a 2-D image"
+        what = "a 2-D image"
+        if channel_axis is not None:
+            what += " (with a channel axis, at least 3-D)"
         raise ValueError(f"Expected at least {what}, got an array of shape {image.shape}.")
     if image.size == 0:
         raise ValueError(f"The image is empty (shape {image.shape}).")
@@ -127,11 +135,14 @@ class EnhanceOptions:
         object.__setattr__(self, "batch_size", _positive_or_none("batch_size", self.batch_size))
         if self.normalization != "auto" and self.normalization not in normalize.MODES:
             raise ValueError(
-                f"Unknown normalization {self.normalization!r}; use 'auto' or one of {', '.join(normalize.MODES)}."
+                f"Unknown normalization {self.normalization!r}; "
+                f"use 'auto' or one of {', '.join(normalize.MODES)}."
             )
         low, high = self.percentiles
         if not 0 <= low < high <= 100:
-            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {tuple(self.percentiles)}.")
+            raise ValueError(
+                f"percentiles must satisfy 0 <= low < high <= 100, got {tuple(self.percentiles)}."
+            )
         object.__setattr__(self, "percentiles", tuple(self.percentiles))
 
     @classmethod
@@ -155,7 +166,10 @@ def resolve_model(model: ModelSpec, n_channels: int) -> tuple[torch.nn.Module, w
         domain = "photo" if n_channels in (3, 4) else "fluo"
         model = weights.DEFAULT_FOR_DOMAIN[domain]
     if not isinstance(model, str):
-        raise TypeError(f"model must be a weight set name, a Weights record or a torch Module, not {type(model).__name__}.")
+        raise TypeError(
+            "model must be a weight set name, a Weights record or a torch Module, "
+            f"not {type(model).__name__}."
+        )
     net = weights.load_model(model)
     return net, net.weights
 
@@ -325,7 +339,7 @@ class EnhanceJob:
                     x = torch.from_numpy(x).to(self.device, self.dtype)
                     y = net(x.contiguous(memory_format=torch.channels_last))
                     y = y.float().cpu().numpy()
-                    for t, result in zip(batch, y):
+                    for t, result in zip(batch, y, strict=False):
                         tiling.stitch(out[p], t, result)
                     done += len(batch)
                     yield Progress(done, total)

@@ -91,7 +91,7 @@ def _as_box(box, shape: tuple[int, ...], k: int) -> roi.Box:
         raise ValueError(f"Box {k} has {len(box.start)} axes, the image (without channels) has {len(shape)}.")
     if box.is_empty:
         raise ValueError(f"Box {k} {roi.describe(box)} is empty.")
-    if any(a < 0 or b > n for a, b, n in zip(box.start, box.stop, shape)):
+    if any(a < 0 or b > n for a, b, n in zip(box.start, box.stop, shape, strict=False)):
         raise ValueError(f"Box {k} {roi.describe(box)} lies (partly) outside the image of shape {shape}.")
     return box
 

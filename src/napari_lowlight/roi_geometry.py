@@ -43,11 +43,11 @@ class Box:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(max(0, b - a) for a, b in zip(self.start, self.stop))
+        return tuple(max(0, b - a) for a, b in zip(self.start, self.stop, strict=False))
 
     @property
     def slices(self) -> tuple[slice, ...]:
-        return tuple(slice(a, b) for a, b in zip(self.start, self.stop))
+        return tuple(slice(a, b) for a, b in zip(self.start, self.stop, strict=False))
 
     @property
     def is_empty(self) -> bool:
@@ -61,7 +61,7 @@ class Box:
         if len(slices) != len(shape):
             raise ValueError(f"A box with {len(slices)} axes does not fit an image with {len(shape)} axes.")
         start, stop = [], []
-        for s, n in zip(slices, shape):
+        for s, n in zip(slices, shape, strict=False):
             if isinstance(s, (int, np.integer)):
                 s = slice(int(s), int(s) + 1)
             if not isinstance(s, slice) or s.step not in (None, 1):
@@ -76,7 +76,7 @@ class Box:
 
     def as_list(self) -> list[list[int]]:
         """``[[start, stop], ...]`` per axis: plain ints for layer metadata."""
-        return [[int(a), int(b)] for a, b in zip(self.start, self.stop)]
+        return [[int(a), int(b)] for a, b in zip(self.start, self.stop, strict=False)]
 
 
 @dataclass(frozen=True)
@@ -194,15 +194,15 @@ def box_from_points(
         stop.append(b)
     raw = Box(tuple(start), tuple(stop))
     clipped = Box(
-        tuple(min(max(a, 0), n) for a, n in zip(start, shape)),
-        tuple(min(max(b, 0), n) for b, n in zip(stop, shape)),
+        tuple(min(max(a, 0), n) for a, n in zip(start, shape, strict=False)),
+        tuple(min(max(b, 0), n) for b, n in zip(stop, shape, strict=False)),
     )
     return raw, clipped
 
 
 def describe(box: Box) -> str:
     """A box as ``[y0:y1, x0:x1]`` for messages."""
-    return "[" + ", ".join(f"{a}:{b}" for a, b in zip(box.start, box.stop)) + "]"
+    return "[" + ", ".join(f"{a}:{b}" for a, b in zip(box.start, box.stop, strict=False)) + "]"
 
 
 def roi_box(
@@ -241,7 +241,7 @@ def whole_image_box(shape: tuple[int, ...], slice_index: tuple[int, ...], scope:
     lead = len(shape) - 2
     if scope == "stack":
         return Box((0,) * len(shape), tuple(shape))
-    idx = [min(max(int(i), 0), n - 1) for i, n in zip(slice_index[:lead], shape[:lead])]
+    idx = [min(max(int(i), 0), n - 1) for i, n in zip(slice_index[:lead], shape[:lead], strict=False)]
     return Box(tuple(idx) + (0, 0), tuple(i + 1 for i in idx) + tuple(shape[-2:]))
 
 
@@ -277,5 +277,5 @@ def with_margin(
         start[axis] = max(0, (box.start[axis] - margin) // align * align)
         stop[axis] = min(shape[axis], box.stop[axis] + margin)
     crop = Box(tuple(start), tuple(stop))
-    inner = tuple(slice(a - c, b - c) for a, b, c in zip(box.start, box.stop, crop.start))
+    inner = tuple(slice(a - c, b - c) for a, b, c in zip(box.start, box.stop, crop.start, strict=False))
     return crop, inner

@@ -86,7 +86,8 @@ def _third_noise(luminance: np.ndarray, high_pass: np.ndarray) -> np.ndarray:
     if inner_l.size == 0:
         return _log(np.array([0.0, 0.0]))
     low, high = np.quantile(inner_l, [1 / 3, 2 / 3])
-    return _log(np.array([inner_h[mask].std() if mask.any() else 0.0 for mask in (inner_l <= low, inner_l >= high)]))
+    masks = (inner_l <= low, inner_l >= high)
+    return _log(np.array([inner_h[mask].std() if mask.any() else 0.0 for mask in masks]))
 
 
 class ToneHead(nn.Module):

@@ -19,9 +19,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -75,7 +73,20 @@ def weights_dir() -> Path:
 
 
 def available_weights() -> dict[str, Weights]:
-    """All weight records found, by name."""
+    """The installed weight sets (their records; no network is loaded).
+
+    Returns
+    -------
+    dict of str to Weights
+        By name, e.g. ``{"fluo": Weights(...), "photo": Weights(...)}``: each
+        record holds the architecture, normalisation, parameter count,
+        measured metrics and the command that trained it.
+
+    Raises
+    ------
+    WeightsError
+        If a record in the weights folder is malformed.
+    """
     found = {}
     folder = weights_dir()
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:

@@ -46,7 +46,7 @@ class RoiPlan:
 
     def layers(self, results: list[np.ndarray]) -> list[Image]:
         """New Image layers, one per ROI, overlaying the source exactly."""
-        pairs = enumerate(zip(self.rois, results))
+        pairs = enumerate(zip(self.rois, results, strict=False))
         return [output_layer(self.image, r, out, self.job, i) for i, (r, out) in pairs]
 
 
@@ -114,7 +114,7 @@ def _shape_rois(viewer, image: Image, shapes: Shapes, shape: tuple[int, ...], sc
     point = np.asarray(viewer.dims.point, dtype=float)
     return [
         roi.roi_box(k, roi.vertices_to_image_data(v, to_world_s, to_world_i, point), kind, shape, scope)
-        for k, (v, kind) in enumerate(zip(shapes.data, shapes.shape_type))
+        for k, (v, kind) in enumerate(zip(shapes.data, shapes.shape_type, strict=False))
     ]
 
 

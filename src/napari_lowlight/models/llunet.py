@@ -57,13 +57,20 @@ class LLUNet(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 1, out_channels: int = 1, width: int = 16, levels: int = 2, deep: bool = False
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        width: int = 16,
+        levels: int = 2,
+        deep: bool = False,
     ):
         super().__init__()
         if (levels, deep) not in _RECEPTIVE_FIELD_RADIUS:
             raise ValueError(f"levels must be 2 or 3 (3 when deep), got levels={levels}, deep={deep}.")
         c, extra = width, int(deep)
-        self.in_channels, self.out_channels, self.width, self.levels = in_channels, out_channels, width, levels
+        self.in_channels, self.out_channels, self.width, self.levels = (
+            in_channels, out_channels, width, levels
+        )
         self.downsampling = 2**levels
         self.receptive_field_radius = _RECEPTIVE_FIELD_RADIUS[levels, deep]
         self.enc1 = _block(in_channels, c, 2)
@@ -89,11 +96,19 @@ class LLUNet(nn.Module):
 
         def count(module, _inputs, output):
             nonlocal total
-            taps = module.weight.numel() // module.out_channels if isinstance(module, nn.Conv2d) else module.in_channels
+            taps = (
+                module.weight.numel() // module.out_channels
+                if isinstance(module, nn.Conv2d)
+                else module.in_channels
+            )
             total += output[0, 0].numel() * taps * module.out_channels
 
         size = 8 * self.downsampling
-        hooks = [m.register_forward_hook(count) for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        hooks = [
+            m.register_forward_hook(count)
+            for m in self.modules()
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        ]
         with torch.no_grad():
             self(torch.zeros(1, self.in_channels, size, size))
         for hook in hooks:

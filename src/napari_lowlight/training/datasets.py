@@ -153,7 +153,7 @@ class PairSampler:
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
         """(inputs, targets), then the tone head's inputs for "learned-tone", each stacked."""
         samples = [self.sample(rng) for _ in range(size)]
-        return tuple(np.stack(parts) for parts in zip(*samples))
+        return tuple(np.stack(parts) for parts in zip(*samples, strict=False))
 
 
 def _channels_first(*images: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -169,7 +169,7 @@ def validation_pairs(
     rng = np.random.default_rng(seed)
     pairs = []
     if domain == "fluo":
-        for low, high in zip(*load_w2s(root, validation=True)):
+        for low, high in zip(*load_w2s(root, validation=True), strict=False):
             pairs.append((low[..., None], high[..., None]))
     else:
         for clean in load_photos(root, validation=True):

@@ -69,7 +69,8 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
         rng = np.random.default_rng(seed)
         for clean in datasets.load_photos(data, validation=True):
             clean = datasets.centre_crop(clean, crop)
-            dark = degrade.low_light_photo(clean, rng) if suite == "photo" else degrade.gamma_photo(clean, rng)
+            darken = degrade.low_light_photo if suite == "photo" else degrade.gamma_photo
+            dark = darken(clean, rng)
             cases.append(Case(np.round(dark * 255).astype(np.uint8), clean))
     else:
         raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
@@ -210,7 +211,9 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    classical = [r for r in rows if r.name not in ("raw input",) and "(ours)" not in r.name and r.name != "llcnn-paper"]
+    classical = [
+        r for r in rows if r.name not in ("raw input",) and "(ours)" not in r.name and r.name != "llcnn-paper"
+    ]
     best = max(classical, key=lambda r: np.mean(r.psnr))
     ours = next(r for r in rows if "(ours)" in r.name)
     raw = rows[0]
@@ -219,7 +222,7 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
     fig, axes = plt.subplots(n, 4, figsize=(13, 3.3 * n), squeeze=False)
     for i in range(n):
         panels = [(title, r.outputs[i]) for title, r in columns] + [("target", cases[i].target)]
-        for ax, (title, img) in zip(axes[i], panels):
+        for ax, (title, img) in zip(axes[i], panels, strict=False):
             if suite == "fluo":
                 img = fit_least_squares(img, cases[i].target) if title != "target" else img
             ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)

@@ -9,7 +9,7 @@ without changing them, and a resumed run draws what it would have drawn.
 Bit-identical reruns hold on the CPU; GPU kernels may round differently.
 With ``ema`` set, the exported weights are an exponential moving average of
 the trained ones (``torch.optim.swa_utils``); it does not change the training.
-(On ``fluo`` it gained nothing over the last step's weights: docs/benchmarks.md.)
+(On ``fluo`` it gained nothing over the last step's weights: docs/results/fluo-ema.md.)
 At the end it writes ``OUT/NAME.safetensors`` and its weight record
 ``OUT/NAME.json``.
 """
@@ -86,7 +86,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}.")
+            raise ValueError(
+                f"{path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}."
+            )
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [k for k in required if k not in values]
         if missing:
@@ -133,7 +135,9 @@ def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
 
     record = weights.Weights(**json.loads((out / f"{cfg.init}.json").read_text()))
     if record.arch != cfg.arch or record.in_channels != cfg.channels:
-        raise ValueError(f"init {cfg.init!r} is a {record.arch} with {record.in_channels} channels, not {cfg.arch}.")
+        raise ValueError(
+            f"init {cfg.init!r} is a {record.arch} with {record.in_channels} channels, not {cfg.arch}."
+        )
     return weights.build_from_record(record, folder=out)
 
 
@@ -182,7 +186,9 @@ def _optimizer(cfg: TrainConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     (all of them by default); the others are frozen."""
     if cfg.train_only:
         if not hasattr(net, cfg.train_only):
-            raise ValueError(f"train_only names {cfg.train_only!r}, which the {cfg.arch} network does not have.")
+            raise ValueError(
+                f"train_only names {cfg.train_only!r}, which the {cfg.arch} network does not have."
+            )
         net.requires_grad_(False)
         getattr(net, cfg.train_only).requires_grad_(True)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -225,11 +231,13 @@ def plot_curves(log: list[dict], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     train = [r for r in log if r["train_loss"] != ""]
     val = [r for r in log if r["val_loss"] != ""]
-    ax.plot([r["step"] for r in train], [r["train_loss"] for r in train], label="training (mean since last point)")
+    ax.plot([r["step"] for r in train], [r["train_loss"] for r in train],
+            label="training (mean since last point)")
     ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation")
     raw = [r for r in val if r.get("raw_val_loss", "") != ""]
     if raw:
-        ax.plot([r["step"] for r in raw], [r["raw_val_loss"] for r in raw], ".--", label="validation, weights before averaging")
+        ax.plot([r["step"] for r in raw], [r["raw_val_loss"] for r in raw], ".--",
+                label="validation, weights before averaging")
     ax.set(xlabel="step", ylabel="loss: 0.84(1-MS-SSIM) + 0.16 L1", title=title)
     ax.legend()
     fig.tight_layout()
@@ -267,8 +275,11 @@ def train(
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    # Training owns its process: size torch's pool once (the engine never does).
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    else:
+        devices.set_threads()
     dev = devices.get_device(device)
     torch.manual_seed(cfg.seed)
     # Built and initialised on the CPU, so the seed gives the same start on any device.

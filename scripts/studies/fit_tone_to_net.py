@@ -11,7 +11,7 @@ targets. Same training photos and darkening as ``fit_tone.py`` (never Kodak24).
 Prints the coefficients, and the network's Kodak24 PSNR with the current and
 the refitted estimate (crops of 256 px, the benchmark's cases).
 
-    .venv/bin/python scripts/fit_tone_to_net.py ../shared/data
+    .venv/bin/python scripts/studies/fit_tone_to_net.py ../shared/data
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fit_exposure import ridge_fit, samples
 
-from napari_lowlight import normalize, weights
-from napari_lowlight.training import datasets, degrade, evaluate
+from napari_lowlight import colour, normalize, weights
+from napari_lowlight.training import datasets, evaluate
+from napari_lowlight.training.tone_fitting import ridge_fit, samples
 
 TONES = np.array([0.3, 0.4, 0.5, 0.6, 0.75, 1.0])
 FACTORS = np.exp(np.linspace(np.log(0.5), np.log(2.8), 6))
@@ -51,7 +51,7 @@ def best_for_net(dark: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     For each tone the gain starts where the output mean in linear light equals
     that of the current auto-tone estimate, so the grid stays near sensible inputs."""
     auto = normalize.statistics(dark, "auto-tone")
-    linear = degrade.srgb_to_linear(np.clip(dark, 0, 1))
+    linear = colour.srgb_to_linear(np.clip(dark, 0, 1))
     level = auto.gain * float((linear ** auto.tone).mean())
     crop = datasets.centre_crop(dark, CROP)
     grid = [(np.log(level / max(float((linear ** t).mean()), 1e-8) * f), t) for t in TONES for f in FACTORS]
@@ -74,7 +74,8 @@ def kodak_psnr(data: Path, suite: str, coef: np.ndarray | None) -> float:
         if coef is None:
             x = normalize.statistics(raw, "auto-tone").apply(raw)
         else:
-            terms = normalize.exposure_design(normalize.exposure_features(raw, normalize.TONE_PERCENTILES)[None])
+            terms = normalize.exposure_design(
+                normalize.exposure_features(raw, normalize.TONE_PERCENTILES)[None])
             x = normalize.tone_curve(*(terms @ coef)[0]).apply(raw)
         scores.append(evaluate.score(run_net(x[None])[0], case.target, suite)[0])
     return float(np.mean(scores))
@@ -90,7 +91,8 @@ def main(data: Path) -> None:
         print(f"{name} = (" + ", ".join(f"{c:.5f}" for c in coef[:, column]) + ")")
     print("| protocol | shipped auto-tone | refitted to the network |\n|---|---|---|")
     for suite in ("photo", "photo-gamma"):
-        print(f"| {suite} | {kodak_psnr(data, suite, None):.2f} | {kodak_psnr(data, suite, coef):.2f} |", flush=True)
+        print(f"| {suite} | {kodak_psnr(data, suite, None):.2f} | {kodak_psnr(data, suite, coef):.2f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run under a virtual X server (it opens a window)::
 
-    xvfb-run -a .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png]
+    xvfb-run -a .venv/bin/python scripts/tools/screenshot.py [--out docs/screenshot.png]
 
 The dark fluorescence sample is opened, a rectangle is drawn on it, the
 widget enhances it (the same code path users click), and the viewer's grid
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # scripts/tools/ -> the repository
 RECT = np.array([[150.0, 190.0], [330.0, 400.0]])  # image pixels, a field of nuclei
 
 

@@ -8,17 +8,16 @@ more statistics (a noise level, the share of black pixels, and the 1st, 25th,
 the held-out rms errors on Kodak24 per protocol; then the same on the
 training photos plus Train400's 400 grey ones (the fit reads luminance only).
 
-    .venv/bin/python scripts/tone_features.py ../shared/data
+    .venv/bin/python scripts/studies/tone_features.py ../shared/data
 """
 
 import sys
 
 import numpy as np
-from fit_exposure import RIDGE, ridge_fit, samples
-from fit_tone import best_tone, held_out_rms
 
-from napari_lowlight import normalize
-from napari_lowlight.training import datasets, degrade
+from napari_lowlight import colour, normalize
+from napari_lowlight.training import datasets
+from napari_lowlight.training.tone_fitting import RIDGE, best_tone, held_out_rms, ridge_fit, samples
 
 SUBSETS = {
     "the five of auto-tone": [0, 1, 2, 3, 4],
@@ -34,7 +33,7 @@ def more_statistics(dark: np.ndarray) -> np.ndarray:
     the share of black pixels, and four more luminance percentiles."""
     noise = np.median(np.abs(np.diff(dark.mean(-1), axis=1))) / 0.954 + 1e-4
     black = (dark.max(-1) <= 1.5 / 255).mean() + 1e-4
-    levels = np.percentile(degrade.srgb_to_linear(np.clip(dark, 0, 1)).mean(-1), [1, 25, 75, 99])
+    levels = np.percentile(colour.srgb_to_linear(np.clip(dark, 0, 1)).mean(-1), [1, 25, 75, 99])
     return np.log(np.maximum([noise, black, *levels], 1e-6))
 
 

@@ -1,6 +1,6 @@
 """What the photo models do to photos that are not dark.
 
-    .venv/bin/python scripts/well_exposed.py ../shared/data [MODEL ...]
+    .venv/bin/python scripts/studies/well_exposed.py ../shared/data [MODEL ...]
 
 The models are trained to brighten dark photos; a user may still run one on a
 region that is well exposed. On the Kodak24 validation photos as they are (no
@@ -22,7 +22,8 @@ from napari_lowlight.training import datasets
 
 
 def main(root: str, models: list[str]) -> None:
-    photos = [np.round(datasets.centre_crop(p, 256) * 255).astype(np.uint8) for p in datasets.load_photos(root, True)]
+    photos = [np.round(datasets.centre_crop(p, 256) * 255).astype(np.uint8)
+              for p in datasets.load_photos(root, True)]
     print(f"Kodak24, {len(photos)} photos, undarkened")
     print("| model | gain | tone | input mean | output mean | PSNR vs input (dB) |")
     print("|---|---|---|---|---|---|")
@@ -34,7 +35,8 @@ def main(root: str, models: list[str]) -> None:
             curve = normalize.statistics(image, mode, tone_head=getattr(net, "tone_head", None))
             out = enhance(image, model=name, channel_axis=-1)
             ref = image / 255.0
-            rows.append((curve.gain, curve.tone, ref.mean(), out.mean(), metrics.peak_signal_noise_ratio(ref, out, data_range=1.0)))
+            rows.append((curve.gain, curve.tone, ref.mean(), out.mean(),
+                         metrics.peak_signal_noise_ratio(ref, out, data_range=1.0)))
         g, t, a, b, p = np.mean(rows, axis=0)
         print(f"| {name} | {g:.2f} | {t:.2f} | {a:.3f} | {b:.3f} | {p:.2f} |")
 

@@ -9,7 +9,7 @@ its held-out rms errors on Kodak24 during training, then the shipped
 ``photo`` network's Kodak24 scores (the benchmark's cases) with this estimate
 instead of the ridge.
 
-    .venv/bin/python scripts/tone_cnn.py ../shared/data
+    .venv/bin/python scripts/studies/tone_cnn.py ../shared/data
 """
 
 import sys
@@ -17,21 +17,21 @@ from itertools import pairwise
 
 import numpy as np
 import torch
-from fit_exposure import samples
-from fit_tone import best_tone, rms_by_protocol
 from torch import nn
 
-from napari_lowlight import enhance, normalize, weights
-from napari_lowlight.training import datasets, degrade, evaluate
+from napari_lowlight import colour, enhance, normalize, weights
+from napari_lowlight.training import datasets, evaluate
+from napari_lowlight.training.tone_fitting import best_tone, rms_by_protocol, samples
 
 SIDE = 64
 
 
 def thumbnail(dark: np.ndarray) -> np.ndarray:
     """log linear luminance, block-averaged to SIDE x SIDE, flattened."""
-    lum = degrade.srgb_to_linear(np.clip(dark, 0, 1)).mean(-1)
+    lum = colour.srgb_to_linear(np.clip(dark, 0, 1)).mean(-1)
     h, w = (lum.shape[0] // SIDE) * SIDE, (lum.shape[1] // SIDE) * SIDE
-    return np.log(np.maximum(lum[:h, :w].reshape(SIDE, h // SIDE, SIDE, w // SIDE).mean(axis=(1, 3)), 1e-4)).ravel()
+    return np.log(np.maximum(lum[:h, :w].reshape(SIDE, h // SIDE, SIDE, w // SIDE).mean(axis=(1, 3)),
+                             1e-4)).ravel()
 
 
 def inputs(dark: np.ndarray) -> np.ndarray:
@@ -95,7 +95,8 @@ def train(x, y, xv, yv, physical, steps: int = 3000) -> Estimator:
 def main(root: str) -> None:
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
-    x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "Train400", "skimage")), rng, 8, True, measure)
+    x, y, _ = samples(datasets.load_photos(root, False, ("CBSD68", "Train400", "skimage")), rng, 8, True,
+                      measure)
     xv, yv, physical = samples(datasets.load_photos(root, True), rng, 2, measure=measure)
     print(f"{len(x)} training samples, {len(xv)} held out (Kodak24)\n")
     print("| step | physical: log-gain, tone | gamma: log-gain, tone |\n|---|---|---|")
@@ -108,7 +109,8 @@ def main(root: str) -> None:
             raw = normalize.Normalizer("dtype").apply(case.raw)
             with torch.no_grad():
                 log_gain, tone = net(*tensors(inputs(raw)[None]))[0].tolist()
-            out = enhance(normalize.tone_curve(log_gain, tone).apply(raw), model=photo, channel_axis=-1, normalization="dtype")
+            out = enhance(normalize.tone_curve(log_gain, tone).apply(raw), model=photo, channel_axis=-1,
+                          normalization="dtype")
             scores.append(evaluate.score(out, case.target, suite))
         psnr, ssim = np.mean(scores, axis=0)
         print(f"| {suite} | {psnr:.2f} / {ssim:.3f} |", flush=True)

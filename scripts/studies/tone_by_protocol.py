@@ -1,6 +1,6 @@
 """Is the gamma protocol's tone error a matter of not knowing the protocol?
 
-    .venv/bin/python scripts/tone_by_protocol.py ../shared/data
+    .venv/bin/python scripts/studies/tone_by_protocol.py ../shared/data
 
 ``auto-tone`` fits one ridge (``fit_tone.py``) to photos darkened by either
 protocol, though they need different curves: a physical under-exposure needs
@@ -21,12 +21,17 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from fit_exposure import ridge_fit, samples
-from fit_tone import held_out_rms, rms_by_protocol, tone_sample
 from scipy import ndimage
 
 from napari_lowlight import normalize
 from napari_lowlight.training import datasets
+from napari_lowlight.training.tone_fitting import (
+    held_out_rms,
+    ridge_fit,
+    rms_by_protocol,
+    samples,
+    tone_sample,
+)
 
 
 def noise_features(dark: np.ndarray) -> np.ndarray:
@@ -38,7 +43,8 @@ def noise_features(dark: np.ndarray) -> np.ndarray:
     out = []
     for mask in (level <= low, level >= high):
         r = residual[mask]
-        out += [np.log(1.4826 * np.median(np.abs(r - np.median(r))) + 1e-4), np.log(level[mask].mean() + 1e-4)]
+        out += [np.log(1.4826 * np.median(np.abs(r - np.median(r))) + 1e-4),
+                np.log(level[mask].mean() + 1e-4)]
     return np.array(out)
 
 

@@ -1,6 +1,6 @@
 """Would the shipped `fluo` do better at the image borders with reflected context?
 
-    .venv/bin/python scripts/border_padding.py ../shared/data
+    .venv/bin/python scripts/studies/border_padding.py ../shared/data
 
 The engine never pads an image: within the receptive-field radius (46 px) of
 an edge, about a third of a 512x512 frame, the network sees its own zero

@@ -1,6 +1,6 @@
 """How much of the `photo` model's gap is its exposure estimate?
 
-    .venv/bin/python scripts/exposure_oracle.py ../shared/data
+    .venv/bin/python scripts/studies/exposure_oracle.py ../shared/data
 
 For each Kodak24 crop of the photo benchmarks (same cases and scoring as
 ``napari-lowlight evaluate --suite photo|photo-gamma --crop 256``), runs the
@@ -22,10 +22,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from fit_tone import best_tone
 
 from napari_lowlight import enhance, normalize, weights
 from napari_lowlight.training import evaluate
+from napari_lowlight.training.tone_fitting import best_tone
 
 FACTORS = np.exp(np.linspace(np.log(1 / 4), np.log(8), 25))
 
@@ -55,7 +55,8 @@ def main(data: Path) -> None:
           "| median best/automatic gain | PSNR / SSIM, curve fitted to the clean image (oracle) |")
     print("|---|---|---|---|---|")
     for suite in ("photo", "photo-gamma"):
-        rows = np.array([scores(c.raw, c.target, net, mode, suite) for c in evaluate.load_cases(suite, data, crop=256)])
+        rows = np.array([scores(c.raw, c.target, net, mode, suite)
+                         for c in evaluate.load_cases(suite, data, crop=256)])
         p0, s0, p1, s1, _, p2, s2 = rows.mean(axis=0)
         name = "physical" if suite == "photo" else "gamma"
         print(f"| {name} | {p0:.2f} / {s0:.3f} | {p1:.2f} / {s1:.3f} | {np.median(rows[:, 4]):.2f} "

@@ -1,6 +1,6 @@
 """Write docs/models/NAME.md for every shipped weight set, from its record.
 
-    .venv/bin/python scripts/model_cards.py
+    .venv/bin/python scripts/tools/model_cards.py
 
 The numbers come from weights/NAME.json (training metrics written by
 ``napari-lowlight train``, evaluation scores by ``napari-lowlight evaluate
@@ -14,7 +14,7 @@ from pathlib import Path
 from napari_lowlight import weights
 from napari_lowlight.training.train import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # scripts/tools/ -> the repository
 
 ARCHITECTURES = {
     "llcnn": "LLCNN exactly as its authors' Caffe definition has it (Tao et al., VCIP 2017): a 3x3 conv "
@@ -67,7 +67,7 @@ REPRODUCTIONS = {
     "loss of 0.0825 at step 1,500 against 0.0812 here. On a GPU (another session, an H100), four "
     "seeds of this recipe scored 32.00, 31.97, 31.93 and 31.97 dB, against 31.97 (the CPU weights "
     "these replace), 31.90, 31.89 and 31.98 for the 8 x 128² patches used before: see "
-    "../benchmarks.md, \"On a GPU\". These weights meet 32.0 dB by 0.003 dB (32.003), well inside "
+    "../results/gpu-training.md. These weights meet 32.0 dB by 0.003 dB (32.003), well inside "
     "that spread.",
 }
 
@@ -87,7 +87,7 @@ LIMITATIONS = {
     "at high ISO may look less clean. The brightness comes from the tone curve its head estimates "
     "from the whole image; like any estimate from one image it can be off, so night scenes may come "
     "out brighter or darker than they were. A well-exposed photo is left about as it was (Kodak24 "
-    "undarkened: 27.4 dB against the input, brightened by 0.03; `scripts/well_exposed.py`). Its "
+    "undarkened: 27.4 dB against the input, brightened by 0.03; `scripts/studies/well_exposed.py`). Its "
     "outputs are less saturated and a little hazier than the clean photos. Its tone curve costs about 0.2 s "
     "per megapixel, once per image. It meets the issue's physical targets "
     "(25 dB / 0.80) but not the gamma ones (29.35 dB / 0.93): see the table above.",
@@ -105,7 +105,8 @@ def _eval_table(metrics: dict) -> str:
     for key, m in sorted(metrics.items()):
         if not key.startswith("eval_"):
             continue
-        # Fixed decimals, as evaluate prints them: the records store floats, and 32.0 reads as less exact than 32.00.
+        # Fixed decimals, as evaluate prints them: the records store floats, and 32.0 reads as less exact
+        # than 32.00.
         gt = f"{m['psnr_gt_mean']:.2f} / {m['ssim_gt_mean']:.3f}" if "psnr_gt_mean" in m else "-"
         rows.append(f"| {key[5:]} | {m['images']} ({m['crop']}) | {m['psnr']:.2f} | {m['ssim']:.3f} | {gt} "
                     f"| {m['mpx_per_s']} | {m['best_classical']} ({m['best_classical_psnr']:.2f}) |")
@@ -155,7 +156,8 @@ def card(w: weights.Weights) -> str:
 {_recipe(w)}
 ```
 Loss: 0.84 (1 - MS-SSIM) + 0.16 Gaussian-weighted L1 (Zhao et al. 2017), Adam, cosine learning rate,
-config in `configs/{w.name}.toml`.{_averaging(m)} Trained {m.get("steps")} steps in {m.get("train_minutes")} minutes
+config in `configs/{w.name}.toml`.{_averaging(m)} Trained {m.get("steps")} steps in \
+{m.get("train_minutes")} minutes
 of wall-clock time on a 2-core CPU ({CONDITIONS.get(w.name, "shared with other jobs")}).
 Final validation loss {m.get("val_loss")}, validation PSNR {m.get("val_psnr_unscaled")} dB on the
 training-time validation crops (unscaled).
