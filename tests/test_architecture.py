@@ -1,8 +1,8 @@
 """The layout's promise: imports run one way, from the edges into the core.
 
 The core (the package top and ``models/``) imports no napari, Qt, magicgui,
-dask or streamlit, and nothing from the edges (``_napari/``, ``cli``) or from
-``training/``; training imports the core, never the napari edge.
+dask or streamlit, and nothing from the edges (``_napari/``, ``cli``,
+``bigdata``) or from ``training/``; training imports the core, never the napari edge.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_lowlight"
-EDGES = {"_napari", "cli", "training"}  # what the core may never import
+EDGES = {"_napari", "cli", "training", "bigdata"}  # what the core may never import
 FOREIGN = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "dask", "streamlit"}
 
 
@@ -45,6 +45,11 @@ def _imports(path: Path) -> set[str]:
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
+
+
+def _passes_in_a_fresh_process(code: str) -> None:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_core_is_what_it_should_be():
@@ -85,8 +90,7 @@ def test_enhancing_in_a_fresh_process_loads_no_gui_dask_or_training_code():
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _passes_in_a_fresh_process(code)
 
 
 def test_importing_the_package_and_listing_models_does_not_load_torch():
@@ -97,5 +101,4 @@ def test_importing_the_package_and_listing_models_does_not_load_torch():
         "assert weights.available_weights()\n"
         "sys.exit(1 if 'torch' in sys.modules else 0)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _passes_in_a_fresh_process(code)
