@@ -2,7 +2,7 @@
 
 The core (the package top and ``models/``) imports no napari, Qt, magicgui,
 dask or streamlit, and nothing from the edges (``_napari/``, ``cli``,
-``bigdata``) or from ``training/``; training imports the core, never the napari edge.
+``batch/``, ``bigdata``, ``web/``) or from ``training/``; training imports the core, never the napari edge.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_lowlight"
-EDGES = {"_napari", "cli", "training", "bigdata"}  # what the core may never import
+EDGES = {"_napari", "cli", "training", "bigdata", "batch", "web"}  # what the core may never import
 FOREIGN = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "dask", "streamlit"}
 
 

@@ -21,11 +21,11 @@ def tiny_weights(tmp_path, monkeypatch):
     return folder
 
 
-def test_enhance_writes_float_tiff_next_to_nothing_it_reads(tiny_weights, tmp_path, capsys):
+def test_enhance_writes_a_tiff_next_to_nothing_it_reads(tiny_weights, tmp_path, capsys):
     src = tmp_path / "dark.tif"
     tifffile.imwrite(src, (np.random.default_rng(0).random((40, 50)) * 300).astype(np.uint16))
     before = src.read_bytes()
-    assert cli.main(["enhance", str(src), "-o", str(tmp_path / "out")]) == 0
+    assert cli.main(["enhance", str(src), "-o", str(tmp_path / "out"), "--dtype", "float32"]) == 0
     out = tifffile.imread(tmp_path / "out" / "dark_enhanced.tif")
     assert out.shape == (40, 50) and out.dtype == np.float32
     assert src.read_bytes() == before

@@ -36,14 +36,16 @@ def wheel(tmp_path_factory):
 @pytest.mark.slow
 def test_wheel_carries_manifest_and_every_weight_set(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "napari_lowlight/napari.yaml" in names
+    assert "napari_lowlight/_napari/napari.yaml" in names
+    assert "napari_lowlight/normalize_fits.json" in names  # normalize reads its fitted curves from it
     shipped = sorted(p.name for p in (ROOT / "weights").iterdir() if p.suffix in (".json", ".safetensors"))
     assert shipped, "no weights in weights/"
     packed = [n.split("/")[-1] for n in names if n.startswith("napari_lowlight/weights/")]
     assert sorted(n for n in packed if n.endswith((".json", ".safetensors"))) == shipped
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "napari_lowlight:napari.yaml" in text and "napari-lowlight = napari_lowlight.cli:main" in text
+    assert "napari_lowlight._napari:napari.yaml" in text
+    assert "napari-lowlight = napari_lowlight.cli:main" in text
 
 
 @pytest.mark.slow

@@ -8,6 +8,9 @@ weights; the widget is given it with ``register_model``.
 
 from __future__ import annotations
 
+import threading
+import traceback
+
 import numpy as np
 import pytest
 import torch
@@ -101,7 +104,9 @@ def test_stack_slice_and_every_slice(grey_net):
     (one,) = napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, device="cpu")
     assert one.data.shape == (1, 21, 29)
     np.testing.assert_allclose(world_of(one, [0, 0, 0]), world_of(image, [2, 10, 12]))
-    (every,) = napari_lowlight.enhance_rois(viewer, image, shapes, scope="stack", model=grey_net, device="cpu")
+    (every,) = napari_lowlight.enhance_rois(
+        viewer, image, shapes, scope="stack", model=grey_net, device="cpu"
+    )
     assert every.data.shape == (4, 21, 29)
     assert every.metadata["napari_lowlight"]["roi_box"] == [[0, 4], [10, 31], [12, 41]]
 
@@ -205,11 +210,67 @@ def widget_viewer(make_napari_viewer, grey_net):
     return widget, viewer
 
 
+class Gate:
+    """Holds a network's forward until the test opens it: a run that waits
+    at its first batch, so a test can act mid-run."""
+
+    def __init__(self):
+        self.entered, self.opened = threading.Event(), threading.Event()
+
+    def wait_entered(self):
+        assert self.entered.wait(30), "the worker never reached the network"
+
+    def open(self):
+        self.opened.set()
+
+
+def gated_net(gate: Gate, error: Exception | None = None):
+    """A grey network that returns its input once ``gate`` opens, or raises
+    ``error``. The gate is a closure, not an attribute: the engine deep-copies
+    the net."""
+
+    class Gated(torch.nn.Module):
+        in_channels = out_channels = 1
+        receptive_field_radius, downsampling = 2, 1
+
+        def forward(self, x):
+            gate.entered.set()
+            assert gate.opened.wait(30), "the test never opened the gate"
+            if error is not None:
+                raise error
+            return x
+
+    return Gated()
+
+
+@pytest.fixture
+def gated_run(widget_viewer):
+    """A run (several batches) held inside its first batch; yields
+    (widget, viewer, image, worker, gate)."""
+    widget, viewer = widget_viewer
+    gate = Gate()
+    widget.register_model("gated", gated_net(gate))
+    image = viewer.add_image(dark((64, 64)), name="img")
+    widget.image.value, widget.shapes.value = image, None
+    widget.tile_size.value = 16
+    worker = widget.run()
+    gate.wait_entered()
+    yield widget, viewer, image, worker, gate
+    gate.open()  # never leave a worker thread waiting
+
+
+def assert_stopped(qtbot, widget, n_layers):
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    qtbot.wait(50)  # queued signals, if any, come through
+    assert len(widget._viewer.layers) == n_layers
+    assert widget.run_button.text == "Run" and widget.run_button.enabled and not widget.running
+
+
 def run_and_wait(qtbot, widget, timeout=60_000):
     worker = widget.run()
     assert worker is not None, "the widget refused to run"
-    with qtbot.waitSignal(worker.finished, timeout=timeout):
-        pass
+    # Not waitSignal(worker.finished): a short run may finish before it connects.
+    qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
     return worker
 
 
@@ -289,6 +350,101 @@ def test_cancel_adds_no_layer(qtbot, widget_viewer, messages):
     assert len(viewer.layers) == n
     assert ("info", "Cancelled: no layer was added.") in messages
     assert widget.run_button.text == "Run" and widget.run_button.enabled
+
+
+@pytest.mark.gui
+def test_cancel_after_the_last_batch_adds_no_layer(qtbot, gated_run, messages):
+    from qtpy.QtCore import QThreadPool
+
+    widget, viewer, image, worker, gate = gated_run
+    gate.open()
+    # The worker finishes while the GUI thread is held: its results wait,
+    # queued, and arrive after the click.
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    widget.run_button.clicked.emit()  # still "Cancel": the GUI has not heard yet
+    assert_stopped(qtbot, widget, n_layers=1)
+    assert ("info", "Cancelled: no layer was added.") in messages
+
+
+@pytest.mark.gui
+def test_error_is_notified_with_its_traceback(qtbot, widget_viewer, messages):
+    from napari.utils.notifications import ErrorNotification, notification_manager
+
+    widget, viewer = widget_viewer
+    viewer.add_image(dark((64, 64)), name="img")
+    widget.shapes.value = None
+    gate = Gate()
+    gate.open()
+    # A RuntimeError, torch's usual one (CUDA out of memory is one too): superqt
+    # would take it for a deleted worker and never say the run finished.
+    boom = RuntimeError("boom in forward")
+    widget.register_model("failing", gated_net(gate, boom))
+    seen = len(notification_manager.records)
+    run_and_wait(qtbot, widget, timeout=30_000)
+    errors = [n for n in notification_manager.records[seen:] if isinstance(n, ErrorNotification)]
+    assert len(errors) == 1 and errors[0].exception is boom
+    message = errors[0].message
+    assert "Enhancement failed, no layer was added" in message and "boom in forward" in message
+    frames = [frame.name for frame in traceback.extract_tb(boom.__traceback__)]
+    assert "forward" in frames  # the traceback reaches the network's code
+    assert len(viewer.layers) == 1 and widget.status.value == "failed"
+    assert not [text for level, text in messages if level == "error"]  # one notification, not two
+    assert widget.run_button.text == "Run" and widget.run_button.enabled and not widget.running
+
+
+@pytest.mark.gui
+def test_deleting_the_source_layer_stops_the_run(qtbot, gated_run, messages):
+    widget, viewer, image, worker, gate = gated_run
+    viewer.layers.remove(image)
+    gate.open()
+    assert_stopped(qtbot, widget, n_layers=0)
+    assert ("warning", "The layer 'img' was deleted during the run: no layer was added.") in messages
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("when", ["while computing", "after the last batch"])
+def test_replacing_the_image_data_discards_the_run(qtbot, gated_run, messages, when):
+    from qtpy.QtCore import QThreadPool
+
+    widget, viewer, image, worker, gate = gated_run
+    if when == "after the last batch":
+        # The worker finishes while the GUI thread is held: its results wait,
+        # queued, and arrive after the data changed.
+        gate.open()
+        assert QThreadPool.globalInstance().waitForDone(30_000)
+    image.data = dark((64, 64), seed=1)
+    gate.open()
+    assert_stopped(qtbot, widget, n_layers=1)
+    assert ("warning", "The image 'img' changed during the run; run again (no layer was added).") in messages
+    assert not any("Enhanced" in text for _, text in messages)
+
+
+def close_window(viewer):
+    """Close the main window as its title bar does: no ``viewer.close()``, so
+    the layers stay. The Qt window deletes itself; forget it as
+    ``Window.close`` would, so the fixture's teardown does not close it again."""
+    viewer.window._qt_window.close()
+    viewer.window._teardown()
+    del viewer.window._qt_window
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize(
+    "close", [lambda viewer: viewer.close(), close_window], ids=["viewer.close", "title bar"]
+)
+def test_closing_the_viewer_stops_the_run(qtbot, gated_run, messages, close):
+    widget, viewer, image, worker, gate = gated_run
+    added = []
+    viewer.layers.events.inserted.connect(added.append)
+    close(viewer)
+    qtbot.wait(50)  # the window deletes itself and its dock widgets
+    assert worker.abort_requested  # stopped at once, not after the batch
+    gate.open()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    qtbot.wait(50)
+    # An exception in a Qt callback (a deleted widget touched, a layer added to
+    # the closed viewer) would fail the test through pytest-qt.
+    assert added == [] and widget._pbar is None
 
 
 @pytest.mark.gui
@@ -381,3 +537,4 @@ def test_model_list_is_auto_plus_installed_weights(make_napari_viewer, monkeypat
     monkeypatch.setattr(weights, "available_weights", lambda: installed)
     widget = widget_module.EnhanceWidget(make_napari_viewer())
     assert list(widget.model.choices) == ["auto", "fluo", "photo", "llcnn-paper"]
+

@@ -14,6 +14,9 @@ import textwrap
 from pathlib import Path
 
 from . import weights
+from .batch.files import EXTENSION
+
+EXTENSIONS = tuple(EXTENSION)
 
 # Exit status: 1 a command failed (some inputs or the whole run), 2 bad usage (argparse's own).
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -63,20 +66,8 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Path):
-    import numpy as np
-
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(path)
-    from skimage import io
-
-    return np.asarray(io.imread(path))
-
-
-def _write(path: Path, image) -> None:
-    """TIFF keeps float32; 8-bit formats (PNG, JPEG) get a rounded uint8."""
+def _write_demo(path: Path, image) -> None:
+    """The demo's files: TIFF keeps float32; PNG gets a rounded uint8."""
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,39 +76,79 @@ def _write(path: Path, image) -> None:
 
         tifffile.imwrite(path, image.astype(np.float32))
     else:
-        from skimage import io
+        from PIL import Image
 
-        io.imsave(path, np.round(image * 255).astype(np.uint8), check_contrast=False)
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(path)
+
+
+def _batch_settings(args: argparse.Namespace):
+    from . import batch
+
+    options = {"model": args.model, "device": args.device, "precision": args.precision}
+    if args.tile_size is not None:
+        options["tile_size"] = args.tile_size
+    return batch.Settings(
+        output_dir=args.output_dir, kind=args.format, dtype=args.dtype, overwrite=args.overwrite,
+        roi=batch.parse_roi(args.roi) if args.roi else None, channel_axis=args.channel_axis,
+        options=options, scheduler=args.scheduler, address=args.address,
+    )
 
 
 def _enhance(args: argparse.Namespace) -> int:
-    missing = [str(p) for p in args.inputs if not p.is_file()]
-    if missing:
-        raise CliError(f"no such file: {', '.join(missing)}")
-    _start_torch()
-    from .engine import enhance
+    from . import batch
 
-    failures = 0
-    for src in args.inputs:
-        dst = args.output_dir / (src.stem + "_enhanced" + (args.suffix or src.suffix))
-        if dst.resolve() == src.resolve() or (dst.exists() and not args.overwrite):
-            print(f"error: {dst} exists; pass --overwrite or choose another --output-dir", file=sys.stderr)
-            failures += 1
-            continue
-        try:
-            image = _read(src)
-            axis = args.channel_axis
-            if axis is None and image.ndim == 3 and image.shape[-1] in (3, 4):
-                axis = -1  # a colour file
-            out = enhance(image, model=args.model, channel_axis=axis, device=args.device,
-                          precision=args.precision, tile_size=args.tile_size)
-        except (OSError, ValueError, RuntimeError) as err:
-            print(f"error: {src}: {err}", file=sys.stderr)
-            failures += 1
-            continue
-        _write(dst, out)
-        print(f"{src} -> {dst}")
-    return 1 if failures else 0
+    paths, missing = batch.expand(args.inputs, args.recursive)
+    if missing:
+        raise CliError(f"no such file or folder (or no match): {', '.join(missing)}")
+    if not paths:
+        raise CliError(
+            "the folders given hold no image files (TIFF, PNG, JPEG, Zarr); --recursive looks deeper"
+        )
+    settings = _batch_settings(args)
+    if args.model != "auto":
+        weights.get_weights(args.model)  # a typo answers before torch loads
+    jobs = batch.plan(paths, settings)
+    if args.dry_run:
+        print("\n".join(batch.dry_run_lines(jobs)))
+        return 0 if all(j.ok for j in jobs) else EXIT_FAILED
+    for job in jobs:
+        if not job.ok:
+            print(f"error: {job.path}: {job.problem}", file=sys.stderr)
+    _start_torch()
+    from .devices import get_device
+    from .engine import EnhanceOptions
+
+    get_device(args.device)  # an unavailable device fails once, not once per file
+    EnhanceOptions.make(**settings.options)
+    _run_with_progress(jobs, settings, quiet=args.quiet)
+    for job in jobs:
+        if job.status == "failed":
+            print(f"error: {job.path}: {job.problem}", file=sys.stderr)
+    print(batch.summary(jobs))
+    return 0 if all(j.status == "done" for j in jobs) else EXIT_FAILED
+
+
+def _run_with_progress(jobs, settings, quiet: bool) -> None:
+    """Run the batch with a bar over files and one over the current file's tiles."""
+    from tqdm import tqdm
+
+    from . import batch
+
+    runnable = [j for j in jobs if j.ok]
+    with tqdm(total=len(runnable), desc="files", unit="file", disable=quiet, position=0) as files, \
+            tqdm(desc="tiles", unit="tile", disable=quiet, position=1, leave=False) as tiles:
+        current = {"job": None}
+
+        def on_tiles(job, done, total):
+            if current["job"] is not job:
+                current["job"] = job
+                files.set_postfix_str(job.path.name)
+                tiles.reset(total=total)
+            tiles.update(done - tiles.n)
+
+        for job in runnable:
+            batch.run([job], settings, on_tiles)
+            files.update(1)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,9 +173,9 @@ def _demo(args: argparse.Namespace) -> int:
         napari.run()
         return 0
     out = args.output_dir
-    _write(out / "sample_dark.tif", dark.astype("float32") / dark.max())
-    _write(out / "sample_enhanced.tif", enhanced)
-    _write(out / "sample_enhanced.png", enhanced)
+    _write_demo(out / "sample_dark.tif", dark.astype("float32") / dark.max())
+    _write_demo(out / "sample_enhanced.tif", enhanced)
+    _write_demo(out / "sample_enhanced.png", enhanced)
     print(f"no display: wrote {out / 'sample_dark.tif'}, {out / 'sample_enhanced.tif'} and .png")
     return 0
 
@@ -208,22 +239,41 @@ def _parser() -> argparse.ArgumentParser:
                    help="processes that prepare batches ahead (same batches for any number; 0: none)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("enhance", help="enhance image files (TIFF, PNG, JPEG)", **kw)
-    e.add_argument("inputs", nargs="+", type=Path, help="image files to enhance (never modified)")
+    e = sub.add_parser(
+        "enhance", help="enhance image files, folders or globs (TIFF, OME-TIFF, PNG, JPEG, Zarr)", **kw
+    )
+    e.add_argument("inputs", nargs="+",
+                   help="files, folders (their image files) or globs such as 'data/*.tif' (never modified)")
     e.add_argument("-o", "--output-dir", type=Path, default=Path("."),
-                   help="where NAME_enhanced.EXT files go (default: current folder)")
-    e.add_argument("--suffix", default=None,
-                   help="output file type, e.g. .tif (default: the input's); TIFF keeps float32, "
-                        "PNG/JPEG get 8 bits")
-    e.add_argument("--model", default="auto", help="weight set name (listed below) or auto")
+                   help="where NAME_enhanced.EXT results go (default: current folder)")
+    e.add_argument("-r", "--recursive", action="store_true",
+                   help="also take the image files in the folders' subfolders (and ** in globs)")
+    e.add_argument("--format", default="same", choices=["same", *EXTENSIONS],
+                   help="output format (default: the input's; vendor files become OME-TIFF)")
+    e.add_argument("--dtype", default="auto", choices=["auto", "float32", "uint8", "uint16"],
+                   help="output pixels: auto keeps an integer input's dtype (a 16-bit acquisition stays "
+                        "16-bit, scaled to its full range) and gives float32 in [0, 1] for float inputs")
+    e.add_argument("--model", default="auto",
+                   help="weight set name (listed below); auto: photo for RGB(A) pixels, fluo otherwise "
+                        "(channels of a multichannel file are enhanced one by one)")
+    e.add_argument("--roi", default=None,
+                   help="enhance only this region of the image plane, y0:y1,x0:x1 in pixels "
+                        "(read with its context, so it equals the same region of the whole result)")
     e.add_argument("--channel-axis", type=int, default=None,
-                   help="axis of the colour channels (default: the last axis for 3/4-channel images)")
+                   help="the axis of colour samples or channels, when the file does not say")
     e.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="compute precision (auto: fp16 on CUDA, fp32 elsewhere)")
     e.add_argument("--tile-size", type=int, default=None,
                    help="tile side in pixels (default 512); smaller tiles need less memory")
+    e.add_argument("--scheduler", default="threads", choices=["threads", "processes", "distributed"],
+                   help="dask scheduler for images enhanced block by block (Zarr inputs, very large images)")
+    e.add_argument("--address", default=None,
+                   help="scheduler address of an existing dask cluster, e.g. tcp://HOST:8786 "
+                        "(implies --scheduler distributed)")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
+    e.add_argument("--dry-run", action="store_true", help="list what would be written, enhance nothing")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_enhance)
 
     v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set",

@@ -5,20 +5,29 @@ check the layers and ROIs (in the GUI thread, so bad input is reported at
 once as a notification), then runs the plan's generator in a
 ``thread_worker``: each yielded :class:`~napari_lowlight.engine.Progress`
 advances a ``napari.utils.progress`` bar, the returned crops become layers.
-Run turns into Cancel while a run is going; a cancelled run adds nothing.
+Run turns into Cancel while a run is going. A run that is stopped adds
+nothing: cancelled, its source layer deleted or given new data (the crops
+would no longer match it), or its window closed. A failure is shown with its
+traceback.
 napari imports this module only when the widget is first opened, so torch
 is not loaded at plugin discovery.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import napari.layers
 from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox, create_widget
 from napari.qt.threading import GeneratorWorker, thread_worker
 from napari.utils import progress as napari_progress
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import (
+    ErrorNotification,
+    notification_manager,
+    show_error,
+    show_info,
+    show_warning,
+)
 from qtpy.QtWidgets import QMessageBox
 
 from .. import devices, engine, weights
@@ -35,6 +44,34 @@ def ask_user(parent, text: str) -> bool:
     """A modal yes/no question (replaced in tests)."""
     answer = QMessageBox.question(parent, TITLE, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
+
+
+class Failed(NamedTuple):
+    """What the worker returns when the job raised."""
+
+    error: Exception
+
+
+def guarded_steps(job):
+    """The job's steps; an exception is returned (as :class:`Failed`), not raised.
+
+    superqt takes a RuntimeError escaping a worker (torch's usual error, CUDA
+    out-of-memory included) for a deleted worker: no ``errored``, not even
+    ``finished``, and the widget would stay on Cancel. Returned, every error
+    reaches the GUI thread the same way, its traceback kept on it.
+    """
+    try:
+        return (yield from job.steps())
+    except Exception as err:  # noqa: BLE001 -- shown to the user with its traceback
+        return Failed(err)
+
+
+def show_failure(err: Exception) -> None:
+    """An error notification that keeps the exception, so napari's
+    "View Traceback" shows where the run failed."""
+    note = ErrorNotification(err)
+    note.message = f"Enhancement failed, no layer was added: {type(err).__name__}: {err}"
+    notification_manager.dispatch(note)
 
 
 class EnhanceWidget(Container):
@@ -54,6 +91,9 @@ class EnhanceWidget(Container):
         self.worker: GeneratorWorker | None = None
         self.last_layers: list[napari.layers.Image] = []
         self._pbar = None
+        self._stop_reason = None  # (notify, text): why the running worker was asked to stop
+        self._unwatch = None  # stops watching the running job's source layer
+        self._closed = False
 
         self.image = create_widget(annotation=napari.layers.Image, label="Image")
         self.shapes = create_widget(
@@ -79,6 +119,8 @@ class EnhanceWidget(Container):
         viewer.layers.events.inserted.connect(self.reset_choices)
         viewer.layers.events.removed.connect(self.reset_choices)
         self.reset_choices()
+        # Closing the viewer's window deletes its dock widgets, this one included.
+        self.native.destroyed.connect(self._on_destroyed)
 
     # -- models ------------------------------------------------------------
     def _model_choices(self) -> list[str]:
@@ -114,9 +156,15 @@ class EnhanceWidget(Container):
 
     def cancel(self) -> None:
         """Ask the running worker to stop after its current batch of tiles."""
-        if self.worker is not None:
-            self.worker.quit()
-            self.run_button.enabled = False  # until the worker has stopped
+        self._stop(show_info, "Cancelled: no layer was added.")
+
+    def _stop(self, notify, text: str) -> None:
+        """Ask the worker to stop; once it has, ``notify(text)`` tells the user why."""
+        if self.worker is None or self._stop_reason is not None:
+            return
+        self._stop_reason = (notify, text)
+        self.worker.quit()
+        self.run_button.enabled = False  # until the worker has stopped
 
     def _plan(self):
         """The checked plan, or None after telling the user why not."""
@@ -156,24 +204,55 @@ class EnhanceWidget(Container):
         job = plan.job
         desc = f"Enhancing {len(plan.rois)} ROI(s) on {job.device}"
         self._pbar = napari_progress(total=job.total, desc=desc)
-        worker = thread_worker(job.steps, start_thread=False)()
+        worker = thread_worker(guarded_steps, start_thread=False)(job)
         worker.yielded.connect(self._on_progress)
-        worker.returned.connect(lambda results: self._on_done(plan, results))
-        worker.errored.connect(lambda err: show_error(f"Enhancement failed: {err}"))
-        worker.aborted.connect(lambda: show_info("Cancelled: no layer was added."))
+        worker.returned.connect(lambda outcome: self._on_done(plan, outcome))
         worker.finished.connect(self._on_finished)
         self.worker = worker
+        self._unwatch = self._watch(plan.image)
         self.run_button.text = "Cancel"
         self.status.value = f"running on {job.device} ({job.precision})"
         worker.start()
         return worker
 
+    def _watch(self, image: napari.layers.Image):
+        """Stop the run if its source layer is deleted or given new data: the
+        crops, computed from the old pixels, would not match it. Returns the
+        function that stops watching."""
+        layers = self._viewer.layers
+
+        def removed(event):
+            if event.value is image:
+                self._stop(show_warning, f"The layer {image.name!r} was deleted during the run: "
+                                         "no layer was added.")
+
+        def replaced(_event):
+            self._stop(show_warning, f"The image {image.name!r} changed during the run; run again "
+                                     "(no layer was added).")
+
+        layers.events.removed.connect(removed)
+        image.events.data.connect(replaced)
+
+        def unwatch():
+            layers.events.removed.disconnect(removed)
+            image.events.data.disconnect(replaced)
+
+        return unwatch
+
     def _on_progress(self, step: engine.Progress) -> None:
         if self._pbar is not None:
             self._pbar.update(step.done - self._pbar.n)
 
-    def _on_done(self, plan, results) -> None:
-        layers = plan.layers(results)
+    def _on_done(self, plan, outcome) -> None:
+        # A stop asked for after the last batch (the worker returned meanwhile):
+        # drop the results, _on_finished says why.
+        if self._closed or self.worker.abort_requested:
+            return
+        if isinstance(outcome, Failed):
+            self.status.value = "failed"
+            show_failure(outcome.error)
+            return
+        layers = plan.layers(outcome)
         for layer in layers:
             self._viewer.add_layer(layer)
         self.last_layers = layers
@@ -182,9 +261,23 @@ class EnhanceWidget(Container):
         show_info(f"Enhanced {len(layers)} ROI(s) on {self.status.value}.")
 
     def _on_finished(self) -> None:
+        unwatch, self._unwatch = self._unwatch, None
+        unwatch()
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
         self.worker = None
+        reason, self._stop_reason = self._stop_reason, None
+        if self._closed:
+            return  # the window is gone, and this widget's Qt part with it
         self.run_button.text = "Run"
         self.run_button.enabled = True
+        if reason is not None:
+            notify, text = reason
+            notify(text)
+
+    def _on_destroyed(self, *_) -> None:
+        """The window closed with a run going: stop it quietly, touch no widget."""
+        self._closed = True
+        if self.worker is not None:
+            self.worker.quit()
