@@ -178,3 +178,11 @@ def test_typos_answer_before_torch_loads(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "nope.tif" in done.stderr
+
+
+def test_strength_is_checked_and_recorded(inputs, tmp_path, capsys):
+    code, _, err = _run(capsys, inputs / "a.tif", "-o", tmp_path / "bad", "--strength", "0")
+    assert code == 1 and "strength must be a positive number" in err
+    assert _run(capsys, inputs / "a.tif", "-o", tmp_path / "out", "--strength", "1.5")[0] == 0
+    with tifffile.TiffFile(tmp_path / "out" / "a_enhanced.tif") as tif:
+        assert tif.shaped_metadata[0]["napari_lowlight"]["strength"] == 1.5

@@ -31,8 +31,9 @@ def test_receptive_field_bound_holds_for_impulses_at_every_phase(name):
     net = models.build(name).double()
     r = net.receptive_field_radius
     size = 2 * r + 48
+    channels = 1 + getattr(net, "noise_channels", 0)  # the image, then constant noise maps
     with torch.no_grad():
-        x = torch.rand(1, 1, size, size, dtype=torch.float64)
+        x = torch.rand(1, channels, size, size, dtype=torch.float64)
         base = net(x)
         reach = 0
         for phase in range(net.downsampling):
@@ -49,8 +50,9 @@ def test_receptive_field_bound_holds_for_impulses_at_every_phase(name):
 @pytest.mark.parametrize("name", models.available())
 def test_output_keeps_odd_input_sizes(name):
     net = models.build(name, 3, 3)
+    channels = 3 + getattr(net, "noise_channels", 0)
     with torch.no_grad():
-        assert net(torch.rand(2, 3, 37, 29)).shape == (2, 3, 37, 29)
+        assert net(torch.rand(2, channels, 37, 29)).shape == (2, 3, 37, 29)
 
 
 def test_macs_per_pixel_of_llcnn_counts_every_convolution():

@@ -81,6 +81,36 @@ def test_enhance_rois_places_crops_exactly_and_records_metadata(grey_net):
     assert_unchanged(image, before)
 
 
+def test_removed_noise_layer_is_input_minus_result_over_the_source():
+    torch.manual_seed(0)
+    aware = models.build("llunet3-nl")  # noise-aware: the strength and the noise level reach it
+    viewer = ViewerModel()
+    img = dark((80, 96))
+    image = viewer.add_image(img, name="cells", translate=(3.0, 1.0))
+    shapes = viewer.add_shapes()
+    shapes.add_rectangles([rect(13, 21, 53, 71)])  # world coordinates: image pixels (10, 20)-(50, 70)
+    layers = napari_lowlight.enhance_rois(
+        viewer, image, shapes, model=aware, device="cpu", removed=True, strength=1.5
+    )
+    enhanced, removed = layers
+    assert [ly.name for ly in layers] == ["cells enhanced ROI 1", "cells removed ROI 1"]
+    assert removed.data.shape == enhanced.data.shape == (41, 51)
+    np.testing.assert_allclose(world_of(removed, [0, 0]), world_of(image, [10, 20]))
+    # Input minus result, in the network's normalised units: add it back and the input returns.
+    meta = enhanced.metadata["napari_lowlight"]
+    lo, hi = np.percentile(img.astype(np.float32), [1.0, 99.8])
+    np.testing.assert_allclose(enhanced.data + removed.data, (img[10:51, 20:71] - lo) / (hi - lo), atol=1e-4)
+    assert meta["strength"] == 1.5 and meta["noise_level"][0]["a"] >= 0
+    lo_c, hi_c = removed.contrast_limits
+    assert lo_c == -hi_c and hi_c > 0
+    assert removed.metadata["napari_lowlight"]["units"] == "normalised intensity"
+    # Off by default; refused for RGB photos.
+    assert len(napari_lowlight.enhance_rois(viewer, image, shapes, model=aware, device="cpu")) == 1
+    rgb = viewer.add_image(np.zeros((40, 40, 3), np.uint8), rgb=True)
+    with pytest.raises(ValueError, match="not RGB photos"):
+        napari_lowlight.enhance_rois(viewer, rgb, False, removed=True)
+
+
 def test_affine_layers_overlay_exactly(grey_net):
     viewer = ViewerModel()
     aff = np.array([[1.0, 0.3, 4.0], [0.0, 1.0, -2.0], [0.0, 0.0, 1.0]])
@@ -312,6 +342,21 @@ def test_widget_runs_rois_with_progress(qtbot, widget_viewer, messages):
     assert "cpu" in widget.status.value and widget.run_button.text == "Run" and not widget.running
     assert widget._pbar is None  # the progress bar was closed
     assert any(level == "info" and "Enhanced 2 ROI(s) on cpu" in text for level, text in messages)
+
+
+@pytest.mark.gui
+def test_widget_strength_and_removed_noise(qtbot, widget_viewer):
+    widget, viewer = widget_viewer
+    torch.manual_seed(0)
+    widget.register_model("aware", models.build("llunet3-nl"))
+    viewer.add_image(dark((64, 72)), name="dark")
+    widget.image.value, widget.shapes.value = viewer.layers["dark"], None
+    widget.strength.value, widget.removed.value = 2.0, True
+    assert widget.run() is not None
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    names = [ly.name for ly in viewer.layers]
+    assert names[-2:] == ["dark enhanced ROI 1", "dark removed ROI 1"]
+    assert viewer.layers[-2].metadata["napari_lowlight"]["strength"] == 2.0
 
 
 @pytest.mark.gui

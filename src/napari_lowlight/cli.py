@@ -84,7 +84,8 @@ def _write_demo(path: Path, image) -> None:
 def _batch_settings(args: argparse.Namespace):
     from . import batch
 
-    options = {"model": args.model, "device": args.device, "precision": args.precision}
+    options = {"model": args.model, "device": args.device, "precision": args.precision,
+               "strength": args.strength}
     if args.tile_size is not None:
         options["tile_size"] = args.tile_size
     return batch.Settings(
@@ -261,6 +262,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(read with its context, so it equals the same region of the whole result)")
     e.add_argument("--channel-axis", type=int, default=None,
                    help="the axis of colour samples or channels, when the file does not say")
+    e.add_argument("--strength", type=float, default=1.0,
+                   help="noise-aware models (fluo): 1 uses the noise estimated from each image; lower keeps "
+                        "more texture, higher smooths more (recorded in the output's metadata)")
     e.add_argument("--device", default="auto", help="auto (a GPU when there is one), cuda, mps or cpu")
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="compute precision (auto: fp16 on CUDA, fp32 elsewhere)")

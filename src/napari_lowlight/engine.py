@@ -24,7 +24,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from . import devices, normalize, tiling, weights
+from . import devices, noise, normalize, tiling, weights
 
 ModelSpec = str | weights.Weights | torch.nn.Module
 DEFAULT_TILE_SIZE = 512
@@ -129,6 +129,7 @@ class EnhanceOptions:
     batch_size: int | None = None
     normalization: str = "auto"
     percentiles: tuple[float, float] = normalize.DEFAULT_PERCENTILES
+    strength: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "tile_size", _positive_or_none("tile_size", self.tile_size))
@@ -144,6 +145,11 @@ class EnhanceOptions:
                 f"percentiles must satisfy 0 <= low < high <= 100, got {tuple(self.percentiles)}."
             )
         object.__setattr__(self, "percentiles", tuple(self.percentiles))
+        number = isinstance(self.strength, (int, float)) and not isinstance(self.strength, bool)
+        if not (number and 0 < self.strength < 100):
+            raise ValueError(
+                f"strength must be a positive number (1: the estimated noise), got {self.strength!r}."
+            )
 
     @classmethod
     def make(cls, options: EnhanceOptions | None = None, **changes) -> EnhanceOptions:
@@ -231,6 +237,9 @@ class EnhanceJob:
         self.normalization = self._normalization_mode(opts.normalization)
         self.percentiles = opts.percentiles
         self.normalizer = normalizer
+        self.strength = opts.strength
+        self.noise_levels: tuple | None = None  # estimated in steps() (noise-aware networks)
+        self.used_normalizer: normalize.Normalizer | None = None  # the statistics steps() applied
         self._split_channels(data)
         self.tiles = tiling.plan_tiles(
             data.shape[-3:-1],
@@ -285,7 +294,22 @@ class EnhanceJob:
 
     def _statistics(self, data: np.ndarray) -> normalize.Normalizer:
         tone_head = getattr(self.net, "tone_head", None)
-        return normalize.statistics(data, self.normalization, self.percentiles, tone_head=tone_head)
+        normalizer = normalize.statistics(data, self.normalization, self.percentiles, tone_head=tone_head)
+        if not self.noise_aware:
+            return normalizer
+        return dataclasses.replace(normalizer, noise=self._noise_levels(normalizer.apply(data)))
+
+    @property
+    def noise_aware(self) -> bool:
+        """The network reads noise-level maps (see :mod:`napari_lowlight.noise`)."""
+        return int(getattr(self.net, "noise_channels", 0)) > 0
+
+    def _noise_levels(self, normalized: np.ndarray) -> tuple:
+        """Per image channel (channels last), or one for channels the network takes jointly."""
+        planes = np.moveaxis(normalized, -1, 0)
+        if self.per_channel:
+            return tuple(noise.estimate(p) for p in planes)
+        return (noise.estimate(planes.mean(axis=0)),)
 
     def _prepared_net(self) -> torch.nn.Module:
         # Work on a copy: the cached/shared network is never moved or cast.
@@ -295,6 +319,7 @@ class EnhanceJob:
     def _planes(self) -> np.ndarray:
         """Normalised planes, shape (N, C, H, W), float32."""
         normalizer = self.normalizer if self.normalizer is not None else self._statistics(self.data)
+        self.used_normalizer, self.noise_levels = normalizer, normalizer.noise
         x = normalizer.apply(self.data)
         h, w, c = x.shape[-3:]
         x = x.reshape(-1, h, w, c)
@@ -334,8 +359,11 @@ class EnhanceJob:
         yield Progress(done, total)
         with torch.inference_mode():
             for p in range(len(planes)):
+                level = self._level_of_plane(p)
                 for batch in batches:
                     x = np.stack([planes[p][(slice(None), *t.read)] for t in batch])
+                    if level is not None:
+                        x = noise.condition(x, level, self.strength)
                     x = torch.from_numpy(x).to(self.device, self.dtype)
                     y = net(x.contiguous(memory_format=torch.channels_last))
                     y = y.float().cpu().numpy()
@@ -347,6 +375,14 @@ class EnhanceJob:
         self.result = self._assemble(out)
         self.elapsed = time.perf_counter() - start
         return self.result
+
+    def _level_of_plane(self, p: int):
+        if not self.noise_aware:
+            return None
+        if self.noise_levels is None:
+            raise ValueError("A noise-aware network needs the noise level; the given normalizer has none.")
+        # Planes run over the leading axes, then (one by one) the channels.
+        return self.noise_levels[p % len(self.noise_levels)] if self.per_channel else self.noise_levels[0]
 
     def run(self, progress: Callable[[Progress], None] | None = None) -> np.ndarray:
         """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""
@@ -399,6 +435,11 @@ def enhance(image, *, progress: Callable[[Progress], None] | None = None, **opti
         :mod:`napari_lowlight.normalize`). "auto" takes the model's own.
     percentiles : (float, float), optional
         Low/high percentiles for "percentile" normalisation; default (1, 99.8).
+    strength : float, optional
+        For noise-aware models (``fluo``): how much noise the network is told
+        the image holds, relative to the estimate (:mod:`napari_lowlight.noise`).
+        1 (default) uses the estimate; lower keeps more texture, higher
+        smooths more. Other models ignore it.
     progress : callable, optional
         Called with a :class:`Progress` after each batch of tiles.
 

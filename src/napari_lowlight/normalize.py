@@ -107,6 +107,9 @@ class Normalizer:
     high: np.ndarray | None = None
     gain: float | None = None  # the exposure modes, in linear light
     tone: float = 1.0  # "auto-tone": the exponent applied in linear light before the gain
+    # Per channel, the noise of the normalised image (napari_lowlight.noise.NoiseLevel), for
+    # noise-aware networks; estimated once with the other statistics, so every tile and ROI shares it.
+    noise: tuple | None = None
 
     def apply(self, data: np.ndarray) -> np.ndarray:
         """float32 normalised copy of ``data`` (channels last)."""

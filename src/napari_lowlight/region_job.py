@@ -170,6 +170,7 @@ class RegionJob:
         self.total = sum(p.total for p in self._probes)
         self.stats = self._stats_source(stats)
         self.elapsed: list[float] = []
+        self.normalizers: list[normalize.Normalizer] = []  # per region, as used (filled by steps)
 
     def _margin(self, margin: int | None) -> int:
         radius = int(self.net.receptive_field_radius)
@@ -230,15 +231,35 @@ class RegionJob:
         yield Progress(0, self.total)
         normalizer = self._normalizer()
         results, done = [], 0
-        self.elapsed = []
+        self.elapsed, self.normalizers = [], []
         for k in range(len(self.boxes)):
             start = time.perf_counter()
             job = self._job(self.read(k), normalizer)
             out = yield from job.steps(offset=done, total=self.total)
+            self.normalizers.append(job.used_normalizer)
             done += job.total
             results.append(np.ascontiguousarray(out[_with_channel(self._inner[k], self.channel_axis)]))
             self.elapsed.append(time.perf_counter() - start)
         return results
+
+    @property
+    def strength(self) -> float:
+        return self.options.strength
+
+    def normalized_input(self, k: int) -> np.ndarray:
+        """Region ``k`` as the network saw it: normalised, float32, in the layout
+        of its result. Result minus this is what the network changed; for a
+        denoiser, this minus the result is the noise it removed. Available
+        after :meth:`steps` has run."""
+        if k >= len(self.normalizers):
+            raise ValueError("Region inputs are known once the regions have been enhanced.")
+        x = engine.channels_last(self.read(k), self.channel_axis)
+        colour = x[..., :3] if self._probes[k].has_alpha else x
+        out = self.normalizers[k].apply(colour)
+        if self._probes[k].has_alpha:
+            out = np.concatenate([out, normalize.Normalizer("dtype").apply(x[..., 3:])], axis=-1)
+        out = out[..., 0] if self.channel_axis is None else np.moveaxis(out, -1, self.channel_axis)
+        return np.ascontiguousarray(out[_with_channel(self._inner[k], self.channel_axis)])
 
     def run(self, progress: Callable[[Progress], None] | None = None) -> list[np.ndarray]:
         """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""

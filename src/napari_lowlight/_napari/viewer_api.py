@@ -20,6 +20,7 @@ import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.transforms import Affine
 
+from .. import noise
 from .. import roi_geometry as roi
 from ..engine import Progress
 from ..region_job import RegionJob
@@ -38,6 +39,7 @@ class RoiPlan:
     job: RegionJob
     messages: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
     whole_image: bool = False
+    removed: bool = False  # also add what the network removed, a layer per ROI
 
     @property
     def pixels(self) -> int:
@@ -45,9 +47,14 @@ class RoiPlan:
         return sum(int(np.prod(r.box.shape)) for r in self.rois)
 
     def layers(self, results: list[np.ndarray]) -> list[Image]:
-        """New Image layers, one per ROI, overlaying the source exactly."""
-        pairs = enumerate(zip(self.rois, results, strict=False))
-        return [output_layer(self.image, r, out, self.job, i) for i, (r, out) in pairs]
+        """New Image layers, one per ROI, overlaying the source exactly; with
+        ``removed``, each followed by the layer of what was removed."""
+        layers = []
+        for i, (r, out) in enumerate(zip(self.rois, results, strict=True)):
+            layers.append(output_layer(self.image, r, out, self.job, i))
+            if self.removed:
+                layers.append(removed_layer(self.image, r, self.job.normalized_input(i) - out, self.job, i))
+        return layers
 
 
 def data_to_world_matrix(layer: Layer) -> np.ndarray:
@@ -125,7 +132,9 @@ def _current_index(viewer, image: Image) -> tuple[int, ...]:
     return tuple(int(np.floor(c + 0.5)) for c in here[0])
 
 
-def prepare(viewer, image=None, shapes=None, *, scope: str = "slice", margin=None, **options) -> RoiPlan:
+def prepare(
+    viewer, image=None, shapes=None, *, scope: str = "slice", margin=None, removed: bool = False, **options
+) -> RoiPlan:
     """Check the layers and the ROIs and build the job; nothing runs yet.
 
     Parameters are those of :func:`enhance_rois`; with ``shapes=None`` and a
@@ -141,6 +150,8 @@ def prepare(viewer, image=None, shapes=None, *, scope: str = "slice", margin=Non
     """
     image = _pick(viewer, image, Image, "image", required=True)
     shapes = None if shapes is False else _pick(viewer, shapes, Shapes, "shapes", required=False)
+    if removed and image.rgb:
+        raise ValueError("The removed-noise view is for grey and multichannel images, not RGB photos.")
     if scope not in roi.SCOPES:
         raise ValueError(f"Unknown scope {scope!r}; use one of {', '.join(roi.SCOPES)}.")
     _check_view(viewer, image)
@@ -155,7 +166,7 @@ def prepare(viewer, image=None, shapes=None, *, scope: str = "slice", margin=Non
     if not kept:
         raise ValueError("No ROI left to enhance. " + " ".join(m for _, m in messages))
     job = RegionJob(data, [r.box for r in kept], margin=margin, channel_axis=channel_axis, **options)
-    return RoiPlan(image, kept, job, messages, whole)
+    return RoiPlan(image, kept, job, messages, whole, removed)
 
 
 def _translate_for(image: Image, start: tuple[int, ...]) -> np.ndarray:
@@ -186,6 +197,8 @@ def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, 
         "device": str(job.device),
         "precision": job.precision,
         "normalization": job.normalization,
+        "strength": job.strength,
+        "noise_level": _noise_of(job, i),
         "stats": job.stats,
         "elapsed_s": round(float(job.elapsed[i]), 4) if i < len(job.elapsed) else None,
     }
@@ -208,6 +221,35 @@ def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, 
     )
 
 
+def _noise_of(job: RegionJob, i: int) -> list[dict] | None:
+    """The noise a noise-aware network was told, per channel: variance = a * x + b."""
+    return noise.describe(job.normalizers[i].noise if i < len(job.normalizers) else None)
+
+
+def removed_layer(image: Image, r: roi.RoiBox, removed: np.ndarray, job: RegionJob, i: int) -> Image:
+    """What the network took away from ROI ``i`` (its normalised input minus its result), over
+    the source: noise should look like noise; a shape that follows the cells means structure was lost."""
+    limit = float(np.percentile(np.abs(removed), 99.5)) or 1.0
+    meta = {"source_layer": image.name, "roi_index": r.index + 1, "roi_box": r.box.as_list(),
+            "model": _model_name(job), "strength": job.strength, "units": "normalised intensity",
+            "noise_level": _noise_of(job, i)}
+    return Image(
+        removed,
+        name=f"{image.name} removed ROI {r.index + 1}",
+        scale=image.scale,
+        translate=_translate_for(image, r.box.start),
+        rotate=image.rotate,
+        shear=image.shear,
+        affine=image.affine,
+        units=image.units,
+        axis_labels=image.axis_labels,
+        colormap="PiYG",  # diverging: removed brightness one colour, removed darkness the other
+        contrast_limits=(-limit, limit),
+        visible=True,
+        metadata={METADATA_KEY: meta},
+    )
+
+
 def enhance_rois(
     viewer,
     image=None,
@@ -215,6 +257,7 @@ def enhance_rois(
     *,
     scope: str = "slice",
     margin: int | None = None,
+    removed: bool = False,
     progress: Callable[[Progress], None] | None = None,
     **options,
 ) -> list[Layer]:
@@ -236,11 +279,16 @@ def enhance_rois(
         On a stack: the slice each shape was drawn on, or every slice.
     margin : int, optional
         Context pixels around each ROI (default: receptive-field radius).
+    removed : bool, optional
+        Also add, after each enhanced ROI, a layer of what the network removed
+        (its normalised input minus its result, diverging colours): noise
+        should look like noise; edges or cell shapes in it mean structure was
+        taken away. Grey and multichannel images only.
     progress : callable, optional
         Called with a :class:`~napari_lowlight.engine.Progress` per batch of tiles.
     **options
         ``model``, ``device``, ``precision``, ``tile_size``, ``batch_size``,
-        ``normalization``, ``percentiles``, ``stats``: see
+        ``normalization``, ``percentiles``, ``strength``, ``stats``: see
         :func:`napari_lowlight.enhance_regions`.
 
     Returns
@@ -255,7 +303,7 @@ def enhance_rois(
         Bad layers or ROIs (when none is usable), bad options, missing weights.
         ROIs that are skipped or changed while others remain give warnings.
     """
-    plan = prepare(viewer, image, shapes, scope=scope, margin=margin, **options)
+    plan = prepare(viewer, image, shapes, scope=scope, margin=margin, removed=removed, **options)
     for level, text in plan.messages:
         if level == "warning":
             warnings.warn(text, stacklevel=2)

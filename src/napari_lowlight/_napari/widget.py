@@ -18,7 +18,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 import napari.layers
-from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSlider,
+    Label,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
 from napari.qt.threading import GeneratorWorker, thread_worker
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import (
@@ -109,10 +118,20 @@ class EnhanceWidget(Container):
         self.tile_size = SpinBox(label="Tile size", value=engine.DEFAULT_TILE_SIZE, min=16, max=8192, step=16)
         self.scope = ComboBox(label="Stack scope", choices=list(SCOPES), value="current slice",
                               tooltip="On a stack: the slice each ROI was drawn on, or every slice")
+        self.strength = FloatSlider(
+            label="Strength", value=1.0, min=0.25, max=4.0, step=0.05,
+            tooltip="Noise-aware models (fluo): 1 uses the estimated noise; lower keeps more texture, "
+                    "higher smooths more",
+        )
+        self.removed = CheckBox(
+            text="Add removed noise", value=False,
+            tooltip="Also add what the network removed (input minus result, normalised units): "
+                    "it should look like noise; cell shapes or edges in it mean structure was lost",
+        )
         self.run_button = PushButton(text="Run")
         self.status = Label(label="Last run", value="")
         self.extend([self.image, self.shapes, self.model, self.device, self.tile_size, self.scope,
-                     self.run_button, self.status])
+                     self.strength, self.removed, self.run_button, self.status])
 
         self.run_button.changed.connect(self._on_button)
         # The layer lists follow the viewer's layers.
@@ -180,6 +199,8 @@ class EnhanceWidget(Container):
                 model=self._model_value(),
                 device=self.device.value,
                 tile_size=int(self.tile_size.value),
+                strength=float(self.strength.value),
+                removed=bool(self.removed.value),
             )
         except (ValueError, TypeError, weights.WeightsError) as err:
             show_error(str(err))
@@ -258,7 +279,7 @@ class EnhanceWidget(Container):
         self.last_layers = layers
         job = plan.job
         self.status.value = f"{job.device} ({job.precision}), {sum(job.elapsed):.2f} s"
-        show_info(f"Enhanced {len(layers)} ROI(s) on {self.status.value}.")
+        show_info(f"Enhanced {len(plan.rois)} ROI(s) on {self.status.value}.")
 
     def _on_finished(self) -> None:
         unwatch, self._unwatch = self._unwatch, None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, noise
 from . import files as batch_io
 from .files import ImageFileError, Source
 
@@ -290,9 +290,18 @@ def _provenance(job: Job, work, settings: Settings) -> dict:
         "device": str(work.device),
         "precision": work.precision,
         "normalization": work.normalization,
+        "strength": settings.options.get("strength", 1.0),
+        "noise_level": noise.describe(_noise_levels(work)),
         "roi": None if roi is None else f"{roi[0].start}:{roi[0].stop},{roi[1].start}:{roi[1].stop}",
         "dtype": str(job.dtype),
     }
+
+
+def _noise_levels(work):
+    """The noise a noise-aware network was told (an EnhanceJob's, or a RegionJob's one region)."""
+    if getattr(work, "normalizers", None):
+        return work.normalizers[0].noise
+    return getattr(work, "noise_levels", None)
 
 
 def summary(jobs: list[Job]) -> str:

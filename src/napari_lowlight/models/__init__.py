@@ -11,6 +11,9 @@ relies on:
     sees the same pooling grid as the whole image.
 ``macs_per_pixel``
     Multiply-accumulates per output pixel (an analytic count).
+
+and may have ``noise_channels``: constant noise-level maps appended to the
+``in_channels`` image channels (:mod:`napari_lowlight.noise`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ _REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {
     "llunet24": lambda i, o: LLUNet(i, o, width=24),
     "llunet3": lambda i, o: LLUNet(i, o, width=16, levels=3),
     "llunet3-deep": lambda i, o: LLUNet(i, o, width=16, levels=3, deep=True),
+    # llunet3 told the noise level (napari_lowlight.noise.MAPS constant maps beside the image).
+    "llunet3-nl": lambda i, o: LLUNet(i, o, width=16, levels=3, noise_channels=2),
 }
 
 

@@ -63,6 +63,7 @@ class LLUNet(nn.Module):
         width: int = 16,
         levels: int = 2,
         deep: bool = False,
+        noise_channels: int = 0,
     ):
         super().__init__()
         if (levels, deep) not in _RECEPTIVE_FIELD_RADIUS:
@@ -71,9 +72,12 @@ class LLUNet(nn.Module):
         self.in_channels, self.out_channels, self.width, self.levels = (
             in_channels, out_channels, width, levels
         )
+        # Constant maps of the image's noise level appended to the input (FFDNet's idea; see
+        # napari_lowlight.noise): the engine passes in_channels image channels plus these.
+        self.noise_channels = int(noise_channels)
         self.downsampling = 2**levels
         self.receptive_field_radius = _RECEPTIVE_FIELD_RADIUS[levels, deep]
-        self.enc1 = _block(in_channels, c, 2)
+        self.enc1 = _block(in_channels + self.noise_channels, c, 2)
         self.enc2 = _block(c, 2 * c, 2, stride=2)
         if levels == 3:
             self.enc3 = _block(2 * c, 4 * c, 2 + extra, stride=2)
@@ -110,7 +114,7 @@ class LLUNet(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
         ]
         with torch.no_grad():
-            self(torch.zeros(1, self.in_channels, size, size))
+            self(torch.zeros(1, self.in_channels + self.noise_channels, size, size))
         for hook in hooks:
             hook.remove()
         return total // size**2
@@ -130,5 +134,5 @@ class LLUNet(nn.Module):
         d1 = self.dec1(self.up1(d2) + e1)
         out = self.tail(d1)
         if self.in_channels == self.out_channels:
-            out = out + xp
+            out = out + xp[:, : self.in_channels]
         return out[..., :h, :w]
