@@ -183,6 +183,19 @@ def _model_name(job: RegionJob) -> str:
     return f"custom {getattr(job.net, 'arch', type(job.net).__name__)} (no weight record)"
 
 
+def _placed_over(image: Image, r: roi.RoiBox) -> dict:
+    """Layer keywords that put a crop starting at the ROI's first pixel exactly over its source."""
+    return {
+        "scale": image.scale,
+        "translate": _translate_for(image, r.box.start),
+        "rotate": image.rotate,
+        "shear": image.shear,
+        "affine": image.affine,
+        "units": image.units,
+        "axis_labels": image.axis_labels,
+    }
+
+
 def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, i: int) -> Image:
     """The enhanced crop as a new layer placed over its source."""
     crop = job.crops[i]
@@ -207,13 +220,7 @@ def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, 
         data,
         name=f"{image.name} enhanced ROI {r.index + 1}",
         rgb=image.rgb,
-        scale=image.scale,
-        translate=_translate_for(image, r.box.start),
-        rotate=image.rotate,
-        shear=image.shear,
-        affine=image.affine,
-        units=image.units,
-        axis_labels=image.axis_labels,
+        **_placed_over(image, r),
         blending=image.blending,
         contrast_limits=(0.0, 1.0),
         metadata={METADATA_KEY: meta},
@@ -236,13 +243,7 @@ def removed_layer(image: Image, r: roi.RoiBox, removed: np.ndarray, job: RegionJ
     return Image(
         removed,
         name=f"{image.name} removed ROI {r.index + 1}",
-        scale=image.scale,
-        translate=_translate_for(image, r.box.start),
-        rotate=image.rotate,
-        shear=image.shear,
-        affine=image.affine,
-        units=image.units,
-        axis_labels=image.axis_labels,
+        **_placed_over(image, r),
         colormap="PiYG",  # diverging: removed brightness one colour, removed darkness the other
         contrast_limits=(-limit, limit),
         visible=True,
