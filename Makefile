@@ -6,10 +6,11 @@ VENV ?= .venv
 PIP := $(VENV)/bin/python -m pip
 # An exact pin: this build is the CPU one; a looser spec pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
-# What napari needs to draw under a virtual X server (xvfb-run) on Debian/Ubuntu.
+# What napari needs to draw under a virtual X server (xvfb-run) on Debian/Ubuntu, and Debian's
+# Chromium for the web page's end-to-end test.
 APT_PACKAGES := xvfb xauth libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
 	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 \
-	libxcb-cursor0 libdbus-1-3
+	libxcb-cursor0 libdbus-1-3 chromium
 
 .PHONY: demo test install install-test system-deps
 

@@ -1,4 +1,4 @@
-"""Command line: ``napari-lowlight enhance|train|evaluate|demo``.
+"""Command line: ``napari-lowlight enhance|train|evaluate|web|demo``.
 
 Every failure prints ``error: ...`` and exits non-zero, without a traceback;
 inputs are never overwritten. Arguments are checked before torch is loaded,
@@ -152,6 +152,15 @@ def _run_with_progress(jobs, settings, quiet: bool) -> None:
             files.update(1)
 
 
+def _web(args: argparse.Namespace) -> int:
+    from .web import WebError, launch_from_args
+
+    try:
+        return launch_from_args(args)  # prints the local URL
+    except WebError as err:  # the web extra missing, the port taken, a bad option
+        raise CliError(str(err)) from None
+
+
 def _demo(args: argparse.Namespace) -> int:
     import os
 
@@ -225,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
              "train and evaluate them.")
     parser = argparse.ArgumentParser(prog="napari-lowlight", description=about, **kw)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                help="enhance, train, evaluate or demo; COMMAND --help for its options")
+                                help="enhance, train, evaluate, web or demo; COMMAND --help for its options")
     t = sub.add_parser("train", help="train a weight set from a TOML config", **kw)
     t.add_argument("--config", required=True, type=Path, help="TOML recipe, e.g. configs/fluo.toml")
     t.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
@@ -296,6 +305,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--contact-sheet", type=Path, default=None, help="write a PNG of a few results")
     v.add_argument("--record", action="store_true", help="store the models' scores in their weight records")
     v.set_defaults(func=_evaluate)
+
+    from .web import add_arguments  # cheap: no streamlit, no torch
+
+    w = sub.add_parser("web", help="serve the web page (Streamlit) on this machine; prints its URL", **kw)
+    add_arguments(w)
+    w.set_defaults(func=_web)
 
     d = sub.add_parser("demo", help="enhance the bundled dark sample; show it, or write it without a display",
                        **kw)
