@@ -583,3 +583,268 @@ def test_model_list_is_auto_plus_installed_weights(make_napari_viewer, monkeypat
     widget = widget_module.EnhanceWidget(make_napari_viewer())
     assert list(widget.model.choices) == ["auto", "fluo", "photo", "llcnn-paper"]
 
+
+
+# -- lazy layers: the whole image block by block, into memory or an OME-Zarr file ---------------
+
+
+def zarr_layer_data(img, path, chunks=(64, 64)):
+    zarr = pytest.importorskip("zarr")
+    array = zarr.create_array(str(path), shape=img.shape, chunks=chunks, dtype=img.dtype)
+    array[:] = img
+    return zarr.open_array(str(path), mode="r")
+
+
+def leftovers(folder, keep):
+    """What a run left in ``folder`` besides ``keep`` (hidden partial folders included)."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_zarr_layer_whole_image_goes_to_ome_zarr_and_comes_back_lazily(grey_net, tmp_path):
+    da = pytest.importorskip("dask.array")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    img = dark((200, 240))
+    viewer = ViewerModel()
+    image = viewer.add_image(zarr_layer_data(img, tmp_path / "src.zarr"), name="cells", scale=(0.5, 2.0),
+                             translate=(3.0, -4.0), rotate=10, units=("micrometer", "nanometer"),
+                             contrast_limits=(0, 100))
+    steps = []
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, False, model=grey_net, device="cpu", tile_size=64,
+                                            output=tmp_path / "result", progress=steps.append)
+    path = tmp_path / "result.ome.zarr"
+    assert isinstance(layer.data, da.Array) and layer.data.shape == img.shape
+    ref = napari_lowlight.enhance(img, model=grey_net, device="cpu")
+    np.testing.assert_allclose(np.asarray(layer.data), ref, atol=1e-5, rtol=0)
+    # Placed exactly over the source; counted in blocks.
+    for corner in ([0, 0], [199, 239]):
+        np.testing.assert_allclose(world_of(layer, corner), world_of(image, corner), atol=1e-9)
+    assert len(steps) > 3 and steps[-1].done == steps[-1].total == layer.metadata["napari_lowlight"]["blocks"]
+    meta = layer.metadata["napari_lowlight"]
+    assert meta["output_path"] == str(path) and meta["device"] == "cpu" and meta["stats"] == "image"
+    # A valid NGFF image (ome-zarr-py reads it) with the layer's axes, scale and translation.
+    (node,) = list(Reader(parse_url(str(path)))())
+    assert node.metadata["axes"] == [{"name": "y", "type": "space", "unit": "micrometer"},
+                                     {"name": "x", "type": "space", "unit": "nanometer"}]
+    assert node.metadata["coordinateTransformations"][0] == [
+        {"type": "scale", "scale": [0.5, 2.0]}, {"type": "translation", "translation": [3.0, -4.0]}]
+    zarr = pytest.importorskip("zarr")
+    group = zarr.open_group(str(path), mode="r")
+    assert group["0"].metadata.dimension_names == ("y", "x")
+    prov = group.attrs["napari_lowlight"]
+    assert prov["model"].startswith("custom llunet") and prov["weights_sha256"] is None
+    assert prov["device"] == "cpu" and prov["strength"] == 1.0
+    assert prov["software"].startswith("napari-lowlight") and prov["roi_box"] == [[0, 200], [0, 240]]
+    assert leftovers(tmp_path, {"src.zarr", "result.ome.zarr"}) == []
+
+
+def test_multiscale_and_dask_layers_use_level_0_in_memory(grey_net):
+    da = pytest.importorskip("dask.array")
+    img = dark((128, 160))
+    viewer = ViewerModel()
+    # The coarser levels hold other pixels: a result equal to level 0's enhancement read level 0.
+    levels = [da.from_array(img, chunks=64), da.zeros((64, 80), np.uint16), da.zeros((32, 40), np.uint16)]
+    image = viewer.add_image(levels, multiscale=True, contrast_limits=(0, 100), translate=(5.0, 6.0))
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, False, model=grey_net, device="cpu", tile_size=32)
+    assert isinstance(layer.data, np.ndarray) and layer.data.shape == img.shape and not layer.multiscale
+    ref = napari_lowlight.enhance(img, model=grey_net, device="cpu")
+    np.testing.assert_allclose(layer.data, ref, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(layer.translate, [5.0, 6.0])
+    meta = layer.metadata["napari_lowlight"]
+    assert meta["blocks"] > 1 and meta["output_path"] is None
+
+
+def test_planning_a_lazy_whole_image_reads_no_pixel(grey_net):
+    da = pytest.importorskip("dask.array")
+    reads = []
+
+    class Logged(np.ndarray):
+        def __getitem__(self, key):
+            reads.append(key)
+            return np.asarray(super().__getitem__(key))
+
+    viewer = ViewerModel()
+    image = viewer.add_image(da.from_array(dark((96, 128)).view(Logged), chunks=32, asarray=False),
+                             contrast_limits=(0, 100))
+    reads.clear()  # napari reads the displayed plane itself; count ours only
+    plan = viewer_api.prepare(viewer, image, False, model=grey_net, device="cpu", tile_size=32)
+    assert plan.lazy and plan.job.total == 12 and reads == []  # statistics are read when it runs
+    (out,) = plan.job.run()
+    assert out.shape == (96, 128) and reads
+
+
+def test_lazy_rgb_stack_slice_to_ome_zarr_keeps_ngff_axis_order(rgb_net, tmp_path):
+    da = pytest.importorskip("dask.array")
+    rgb = np.random.default_rng(3).integers(0, 40, (3, 64, 80, 3), dtype=np.uint8)
+    viewer = ViewerModel()
+    image = viewer.add_image(da.from_array(rgb, chunks=(1, 32, 32, 3)), rgb=True, scale=(3.0, 1.0, 1.0))
+    viewer.dims.set_point(0, 6.0)  # world z = 6: slice 2
+    (layer,) = napari_lowlight.enhance_rois(viewer, image, False, model=rgb_net, device="cpu", tile_size=32,
+                                            output=tmp_path / "photo.ome.zarr")
+    assert layer.rgb and layer.data.shape == (1, 64, 80, 3)
+    np.testing.assert_allclose(world_of(layer, [0, 0, 0]), world_of(image, [2, 0, 0]))
+    ref = napari_lowlight.enhance(rgb[2:3], model=rgb_net, device="cpu", channel_axis=-1)
+    np.testing.assert_allclose(np.asarray(layer.data), ref, atol=1e-5, rtol=0)
+    # NGFF keeps channels before space: stored (c, z, y, x), shown channels last.
+    zarr = pytest.importorskip("zarr")
+    group = zarr.open_group(str(tmp_path / "photo.ome.zarr"), mode="r")
+    (ms,) = group.attrs["ome"]["multiscales"]
+    assert [a["name"] for a in ms["axes"]] == ["c", "z", "y", "x"] and group["0"].shape == (3, 1, 64, 80)
+    assert ms["datasets"][0]["coordinateTransformations"][1]["translation"] == [0.0, 6.0, 0.0, 0.0]
+
+
+def test_output_file_rules_in_the_console(grey_net, tmp_path):
+    da = pytest.importorskip("dask.array")
+    viewer = ViewerModel()
+    image = viewer.add_image(da.from_array(dark((48, 64)), chunks=32), name="img", contrast_limits=(0, 100))
+    taken = tmp_path / "taken.ome.zarr"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="taken.ome.zarr exists"):
+        napari_lowlight.enhance_rois(viewer, image, False, model=grey_net, device="cpu", output=taken)
+    assert (taken / "keep.txt").read_text() == "mine" and len(viewer.layers) == 1
+    shapes = viewer.add_shapes()
+    shapes.add_rectangles([rect(5, 5, 20, 30)])
+    with pytest.raises(ValueError, match="for whole-image runs"):
+        napari_lowlight.enhance_rois(viewer, image, shapes, model=grey_net, output=tmp_path / "roi")
+    with pytest.raises(ValueError, match="removed-noise view needs the crop in memory"):
+        napari_lowlight.enhance_rois(viewer, image, False, model=grey_net, removed=True)
+    # Confirmed: replaced, and an in-memory numpy image can be written too.
+    plain = viewer.add_image(dark((48, 64)), name="plain")
+    (layer,) = napari_lowlight.enhance_rois(viewer, plain, False, model=grey_net, device="cpu", output=taken,
+                                            overwrite=True)
+    assert not (taken / "keep.txt").exists() and np.asarray(layer.data).shape == (48, 64)
+    assert leftovers(tmp_path, {"taken.ome.zarr"}) == []
+
+
+def counting_gated_net(gate: Gate):
+    """``gated_net`` that also counts its forward calls (one per block on the lazy path)."""
+    net = gated_net(gate)
+    calls = []
+    forward = type(net).forward
+
+    def counted(self, x):
+        calls.append(1)
+        return forward(self, x)
+
+    type(net).forward = counted
+    return net, calls
+
+
+@pytest.mark.gui
+def test_widget_writes_a_lazy_layer_to_ome_zarr_with_progress(qtbot, widget_viewer, messages, tmp_path,
+                                                              monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from napari_lowlight._napari.widget import IN_MEMORY, TO_FILE
+
+    widget, viewer = widget_viewer
+    plain = viewer.add_image(dark((64, 80)), name="plain")
+    file_shown = lambda: not widget.output_file.native.isHidden()  # noqa: E731 -- the window is not shown
+    assert widget.output.value == IN_MEMORY and not file_shown()
+    # A lazy image whose result is above the threshold asks for a file by default.
+    monkeypatch.setattr(viewer_api, "FILE_OUTPUT_BYTES", 1000)
+    image = viewer.add_image(zarr_layer_data(dark((96, 112)), tmp_path / "src.zarr", (32, 32)), name="lazy",
+                             scale=(2.0, 0.5), contrast_limits=(0, 100))
+    widget.image.value, widget.shapes.value = image, None
+    assert widget.output.value == TO_FILE and file_shown()
+    widget.image.value = plain
+    assert widget.output.value == IN_MEMORY and not file_shown()
+    widget.image.value = image
+    assert widget.run() is None  # no file chosen yet
+    assert ("error", "No output file chosen: choose where the OME-Zarr result is written.") in messages
+
+    widget.output_file.value = tmp_path / "result"
+    steps = []
+    worker = widget.run()
+    worker.yielded.connect(steps.append)
+    assert widget.run_button.text == "Cancel"
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    layer = viewer.layers[-1]
+    assert layer.name == "lazy enhanced ROI 1" and isinstance(layer.data, da.Array)
+    assert layer.metadata["napari_lowlight"]["output_path"] == str(tmp_path / "result.ome.zarr")
+    np.testing.assert_allclose(world_of(layer, [95, 111]), world_of(image, [95, 111]))
+    blocks = layer.metadata["napari_lowlight"]["blocks"]
+    assert blocks > 1 and steps[-1].done == steps[-1].total == blocks and widget._pbar is None
+    assert any(level == "info" and f"Enhanced the whole image in {blocks} blocks" in text
+               and "result.ome.zarr" in text for level, text in messages)
+    assert widget.run_button.text == "Run" and widget.run_button.enabled
+
+
+@pytest.fixture
+def gated_lazy_run(widget_viewer, tmp_path):
+    """A whole-image run of a dask layer into an OME-Zarr file, 16 blocks of 16 x 16,
+    held inside its first block; yields (widget, viewer, image, gate, calls)."""
+    da = pytest.importorskip("dask.array")
+    from napari_lowlight._napari.widget import TO_FILE
+
+    widget, viewer = widget_viewer
+    gate = Gate()
+    net, calls = counting_gated_net(gate)
+    widget.register_model("gated", net)
+    image = viewer.add_image(da.from_array(dark((64, 64)), chunks=32), name="img", contrast_limits=(0, 100))
+    widget.image.value, widget.shapes.value = image, None
+    widget.tile_size.value = 16
+    widget.output.value, widget.output_file.value = TO_FILE, tmp_path / "out.ome.zarr"
+    assert widget.run() is not None
+    gate.wait_entered()
+    yield widget, viewer, image, gate, calls
+    gate.open()  # never leave a worker thread waiting
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("stop", ["cancel", "delete the source"])
+def test_stopping_a_lazy_run_mid_way_leaves_no_layer_and_no_file(qtbot, gated_lazy_run, messages, tmp_path,
+                                                                  stop):
+    widget, viewer, image, gate, calls = gated_lazy_run
+    assert widget.run_button.text == "Cancel"
+    n = len(viewer.layers)
+    if stop == "cancel":
+        widget.run_button.clicked.emit()
+        expected = ("info", "Cancelled: no layer was added.")
+    else:
+        viewer.layers.remove(image)
+        n -= 1
+        expected = ("warning", "The layer 'img' was deleted during the run: no layer was added.")
+    gate.open()
+    assert_stopped(qtbot, widget, n_layers=n)
+    assert expected in messages and not any("failed" in text for _, text in messages)
+    assert 1 <= len(calls) < 16  # stopped after a block or so, not run to the end
+    assert leftovers(tmp_path, set()) == []  # neither the file nor its hidden partial
+
+
+@pytest.mark.gui
+def test_closing_the_viewer_stops_a_lazy_run_and_leaves_no_file(qtbot, gated_lazy_run, tmp_path):
+    widget, viewer, image, gate, calls = gated_lazy_run
+    added = []
+    viewer.layers.events.inserted.connect(added.append)
+    close_window(viewer)
+    qtbot.wait(50)  # the window deletes itself and its dock widgets
+    gate.open()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    qtbot.wait(50)
+    assert added == [] and widget._pbar is None and len(calls) < 16
+    assert leftovers(tmp_path, set()) == []
+
+
+@pytest.mark.gui
+def test_an_existing_output_is_replaced_only_when_confirmed(qtbot, widget_viewer, messages, tmp_path):
+    from napari_lowlight._napari.widget import TO_FILE
+
+    widget, viewer = widget_viewer
+    taken = tmp_path / "taken.ome.zarr"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    viewer.add_image(dark((64, 64)), name="img")
+    widget.shapes.value = None
+    widget.output.value, widget.output_file.value = TO_FILE, taken
+    asked = []
+    widget._confirm = lambda parent, text: asked.append(text) or False
+    assert widget.run() is None and asked == [f"{taken} exists. Replace it with the result?"]
+    assert ("warning", f"{taken} exists and was kept: nothing was enhanced. Choose another output file.") \
+        in messages
+    assert (taken / "keep.txt").read_text() == "mine" and len(viewer.layers) == 1
+    widget._confirm = lambda parent, text: True
+    run_and_wait(qtbot, widget)
+    assert not (taken / "keep.txt").exists() and (taken / "0").is_dir()
+    assert viewer.layers[-1].metadata["napari_lowlight"]["output_path"] == str(taken)

@@ -2,32 +2,52 @@
 
 :func:`prepare` turns an Image layer and a Shapes layer into a
 :class:`RoiPlan` (checked boxes in image data coordinates, messages for the
-user, a ready :class:`~napari_lowlight.region_job.RegionJob`); the plan's job
-runs synchronously (:func:`enhance_rois`) or in the widget's thread worker;
-:meth:`RoiPlan.layers` builds the output layers, placed so each crop overlays
-its source exactly. Source layers are only read, never modified.
+user, a ready job); the plan's job runs synchronously (:func:`enhance_rois`)
+or in the widget's thread worker; :meth:`RoiPlan.layers` builds the output
+layers, placed so each crop overlays its source exactly. Source layers are
+only read, never modified.
+
+Two jobs
+    ROIs, and the whole image of an in-memory layer, are a
+    :class:`~napari_lowlight.region_job.RegionJob` (each crop read, enhanced
+    in memory). The whole image of a *lazy* layer (dask, Zarr, multiscale:
+    level 0), or any whole image written to a file, is a :class:`LazyJob`:
+    :func:`napari_lowlight.bigdata.enhance_dask` block by block, kept in
+    memory or written to a single-level OME-Zarr image (NGFF axes, scale and
+    translation, provenance) that is opened back lazily. A LazyJob can be
+    cancelled mid-run; a cancelled or failed write leaves no file behind.
 
 This module imports napari's layer and transform classes, never Qt.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import shutil
+import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.transforms import Affine
 
-from .. import noise
+from .. import __version__, engine, noise
 from .. import roi_geometry as roi
 from ..engine import Progress
 from ..region_job import RegionJob
 
 # A whole image above this many pixels asks for confirmation in the widget.
 LARGE_IMAGE_PIXELS = 2048 * 2048
+# The widget's default output for a lazy layer whose result (float32) is larger: an OME-Zarr file.
+FILE_OUTPUT_BYTES = 1 << 30
 METADATA_KEY = "napari_lowlight"
+NGFF_ORDER = "tczyx"  # NGFF axis names, in the order a file must hold them
 
 
 @dataclass
@@ -40,6 +60,11 @@ class RoiPlan:
     messages: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
     whole_image: bool = False
     removed: bool = False  # also add what the network removed, a layer per ROI
+
+    @property
+    def lazy(self) -> bool:
+        """The whole image runs block by block (:class:`LazyJob`)."""
+        return isinstance(self.job, LazyJob)
 
     @property
     def pixels(self) -> int:
@@ -91,6 +116,25 @@ def _pick(viewer, layer, kind: type, what: str, required: bool):
     raise ValueError(f"Several {kind.__name__} layers and none (or several) selected; pass {what}=<layer>.")
 
 
+def is_lazy(image: Image) -> bool:
+    """Whether the layer's pixels are read on demand (multiscale, dask, Zarr, ...), not held in memory."""
+    return bool(image.multiscale) or not isinstance(image.data, np.ndarray)
+
+
+def result_bytes(image: Image) -> int:
+    """The size of the layer's whole enhanced image (level 0, float32)."""
+    level0 = image.data[0] if image.multiscale else image.data
+    return 4 * int(np.prod(level0.shape, dtype=np.int64))
+
+
+def output_path(path) -> Path:
+    """The OME-Zarr folder to write: ``path``, with ``.ome.zarr`` added unless it ends in ``.zarr``."""
+    path = Path(os.fspath(path)).expanduser()
+    if str(path) in ("", "."):
+        raise ValueError("No output file chosen: choose where the OME-Zarr result is written.")
+    return path if path.name.lower().endswith(".zarr") else path.with_name(path.name + ".ome.zarr")
+
+
 def _image_source(image: Image):
     """(data or multiscale levels, channel axis, non-channel shape)."""
     data = list(image.data) if image.multiscale else image.data
@@ -133,7 +177,16 @@ def _current_index(viewer, image: Image) -> tuple[int, ...]:
 
 
 def prepare(
-    viewer, image=None, shapes=None, *, scope: str = "slice", margin=None, removed: bool = False, **options
+    viewer,
+    image=None,
+    shapes=None,
+    *,
+    scope: str = "slice",
+    margin=None,
+    removed: bool = False,
+    output=None,
+    overwrite: bool = False,
+    **options,
 ) -> RoiPlan:
     """Check the layers and the ROIs and build the job; nothing runs yet.
 
@@ -146,7 +199,10 @@ def prepare(
     TypeError
         A layer of the wrong type.
     ValueError
-        No image layer, an empty Shapes layer, no usable ROI, a 3-D view, bad options.
+        No image layer, an empty Shapes layer, no usable ROI, a 3-D view, bad
+        options, an output file for ROIs.
+    FileExistsError
+        ``output`` exists and ``overwrite`` is False.
     """
     image = _pick(viewer, image, Image, "image", required=True)
     shapes = None if shapes is False else _pick(viewer, shapes, Shapes, "shapes", required=False)
@@ -165,7 +221,18 @@ def prepare(
     kept = [r for r in rois if not r.skipped]
     if not kept:
         raise ValueError("No ROI left to enhance. " + " ".join(m for _, m in messages))
-    job = RegionJob(data, [r.box for r in kept], margin=margin, channel_axis=channel_axis, **options)
+    if output is not None and not whole:
+        raise ValueError("An OME-Zarr output file is for whole-image runs: choose no Shapes layer "
+                         "(shapes=False), or keep the result in memory.")
+    if whole and (output is not None or is_lazy(image)):
+        if removed:
+            raise ValueError("The removed-noise view needs the crop in memory: draw an ROI (a Shapes layer) "
+                             "on a lazy image, or keep the result in memory.")
+        target = None if output is None else _ome_zarr_output(image, kept[0], output, overwrite)
+        job = LazyJob(data, kept[0].box, channel_axis, output=target, **options)
+        job.attrs = {"software": f"napari-lowlight {__version__}", **_provenance(image, kept[0], job, 0)}
+    else:
+        job = RegionJob(data, [r.box for r in kept], margin=margin, channel_axis=channel_axis, **options)
     return RoiPlan(image, kept, job, messages, whole, removed)
 
 
@@ -196,10 +263,10 @@ def _placed_over(image: Image, r: roi.RoiBox) -> dict:
     }
 
 
-def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, i: int) -> Image:
-    """The enhanced crop as a new layer placed over its source."""
+def _provenance(image: Image, r: roi.RoiBox, job: RegionJob | LazyJob, i: int) -> dict:
+    """What made crop ``i``: the source, the boxes, the model and its settings."""
     crop = job.crops[i]
-    meta = {
+    return {
         "source_layer": image.name,
         "roi_index": r.index + 1,
         "roi_box": r.box.as_list(),
@@ -213,8 +280,16 @@ def output_layer(image: Image, r: roi.RoiBox, data: np.ndarray, job: RegionJob, 
         "strength": job.strength,
         "noise_level": _noise_of(job, i),
         "stats": job.stats,
-        "elapsed_s": round(float(job.elapsed[i]), 4) if i < len(job.elapsed) else None,
     }
+
+
+def output_layer(image: Image, r: roi.RoiBox, data, job: RegionJob | LazyJob, i: int) -> Image:
+    """The enhanced crop (or lazily read whole image) as a new layer placed over its source."""
+    meta = _provenance(image, r, job, i)
+    meta["elapsed_s"] = round(float(job.elapsed[i]), 4) if i < len(job.elapsed) else None
+    if isinstance(job, LazyJob):
+        meta["blocks"] = job.total
+        meta["output_path"] = None if job.output is None else str(job.output.path)
     kwargs = {} if image.rgb else {"colormap": image.colormap}
     return Image(
         data,
@@ -259,6 +334,8 @@ def enhance_rois(
     scope: str = "slice",
     margin: int | None = None,
     removed: bool = False,
+    output=None,
+    overwrite: bool = False,
     progress: Callable[[Progress], None] | None = None,
     **options,
 ) -> list[Layer]:
@@ -285,8 +362,17 @@ def enhance_rois(
         (its normalised input minus its result, diverging colours): noise
         should look like noise; edges or cell shapes in it mean structure was
         taken away. Grey and multichannel images only.
+    output : str or os.PathLike, optional
+        Whole image only: write the result to this OME-Zarr folder (``.ome.zarr``
+        is added unless the name ends in ``.zarr``) block by block, and add it
+        as a lazy layer read from there. Without it, the whole image of a lazy
+        layer (dask, Zarr, multiscale) is still enhanced block by block, into
+        memory.
+    overwrite : bool, optional
+        Replace an existing ``output`` (default: refuse before any work).
     progress : callable, optional
-        Called with a :class:`~napari_lowlight.engine.Progress` per batch of tiles.
+        Called with a :class:`~napari_lowlight.engine.Progress` per batch of
+        tiles (per block for a lazy whole image).
     **options
         ``model``, ``device``, ``precision``, ``tile_size``, ``batch_size``,
         ``normalization``, ``percentiles``, ``strength``, ``stats``: see
@@ -303,8 +389,11 @@ def enhance_rois(
     TypeError, ValueError, napari_lowlight.WeightsError
         Bad layers or ROIs (when none is usable), bad options, missing weights.
         ROIs that are skipped or changed while others remain give warnings.
+    FileExistsError
+        ``output`` exists and ``overwrite`` is False.
     """
-    plan = prepare(viewer, image, shapes, scope=scope, margin=margin, removed=removed, **options)
+    plan = prepare(viewer, image, shapes, scope=scope, margin=margin, removed=removed, output=output,
+                   overwrite=overwrite, **options)
     for level, text in plan.messages:
         if level == "warning":
             warnings.warn(text, stacklevel=2)
@@ -312,3 +401,258 @@ def enhance_rois(
     for layer in layers:
         viewer.add_layer(layer)
     return layers
+
+
+# -- the whole image of a lazy layer, block by block ---------------------------------------------
+
+
+class Cancelled(Exception):
+    """A :class:`LazyJob` stopped by :meth:`LazyJob.cancel`."""
+
+
+class LazyJob:
+    """The whole image (or one slice of a stack) enhanced block by block with
+    :func:`napari_lowlight.bigdata.enhance_dask`, into memory or into an
+    OME-Zarr file opened back lazily.
+
+    It has the attributes of a :class:`~napari_lowlight.region_job.RegionJob`
+    that :func:`output_layer` reads (one region, the box). Building it checks
+    the options and reads no pixel; :meth:`steps` reads the normalisation
+    statistics (a bounded sample of the box) and runs the blocks one at a
+    time (torch uses every core within a block) in a helper thread, yielding
+    progress per block. :meth:`cancel` (from any thread) stops it after the
+    block running, with no block then in flight, so the partial file is
+    removed with nothing still writing to it.
+
+    Parameters
+    ----------
+    data : array_like or list of array_like
+        The layer's data, or its multiscale levels (level 0 is enhanced).
+    box : roi_geometry.Box
+        What to enhance, over the axes without the channel axis.
+    channel_axis : int or None
+    output : OmeZarrOutput, optional
+        Where to write the result (default: into memory).
+    **options
+        The fields of :class:`~napari_lowlight.engine.EnhanceOptions`
+        (``stats`` is accepted and ignored: the statistics always come from a
+        bounded sample of the whole box).
+    """
+
+    def __init__(self, data, box: roi.Box, channel_axis: int | None, *, output=None, **options):
+        import dask.array as da
+
+        from .. import bigdata
+
+        options.pop("stats", None)
+        level0 = data[0] if isinstance(data, list) else data
+        # Sliced lazily: a Zarr array (or numpy) is wrapped first, never read whole here.
+        source = level0 if isinstance(level0, da.Array) else da.from_array(level0, chunks="auto", name=False)
+        index = list(box.slices)
+        if channel_axis is not None:
+            index.insert(channel_axis, slice(None))
+        self.source, self.channel_axis, self.options = source[tuple(index)], channel_axis, options
+        # The engine's checks and its resolution of model, device and precision, on a zero-memory stand-in.
+        shape = [n if a == channel_axis else min(n, 8) for a, n in enumerate(self.source.shape)]
+        stand_in = np.broadcast_to(np.zeros((), self.source.dtype), tuple(shape))
+        probe = engine.EnhanceJob(stand_in, channel_axis=channel_axis, check_layout=False, **options)
+        self.net, self.record = probe.net, probe.record
+        self.device, self.precision, self.normalization = probe.device, probe.precision, probe.normalization
+        self.strength = probe.strength
+        self.stats = "none" if self.normalization == "dtype" else "image"
+        self.crops, self.normalizers = [box], []  # as a RegionJob's; no noise levels recorded
+        self.margin = roi.default_margin(int(self.net.receptive_field_radius), int(self.net.downsampling))
+        # The block count, from the same graph over zeros with "dtype" normalisation, which reads no
+        # pixel: the real graph reads its statistics sample when the job runs, off the GUI thread.
+        zeros = da.zeros(self.source.shape, dtype=self.source.dtype, chunks=self.source.chunks)
+        no_stats = dict(options, normalization="dtype")
+        counted = bigdata.enhance_dask(zeros, channel_axis=channel_axis, **no_stats)
+        self.total = int(np.prod(counted.numblocks))
+        self.lazy = None  # built by steps()
+        self.output = output
+        self.attrs: dict = {}  # provenance written with the file (set by prepare)
+        self.elapsed: list[float] = []
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop after the block running; a partial file is removed (thread-safe)."""
+        self._cancelled.set()
+
+    def steps(self) -> Generator[Progress, None, list]:
+        """Run the blocks, yielding :class:`Progress` per block; return
+        ``[result]``: a numpy array, or the written file as a dask array.
+
+        Raises
+        ------
+        Cancelled
+            After :meth:`cancel`, once the helper thread stopped and removed its partial file.
+        """
+        yield Progress(0, self.total)
+        start = time.perf_counter()
+        reports: queue.SimpleQueue = queue.SimpleQueue()
+        outcome: dict = {}
+
+        def work():
+            try:
+                outcome["result"] = self._compute(reports.put)
+            except BaseException as err:  # noqa: BLE001 -- raised again in the generator's thread
+                outcome["error"] = err
+            finally:
+                reports.put(None)
+
+        helper = threading.Thread(target=work, name="napari-lowlight blocks", daemon=True)
+        helper.start()
+        try:
+            while (step := reports.get()) is not None:
+                yield step
+        finally:
+            if helper.is_alive():  # closed early: stop the blocks, remove the partial file
+                self.cancel()
+            helper.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        self.elapsed = [time.perf_counter() - start]
+        return [outcome["result"]]
+
+    def _compute(self, report: Callable[[Progress], None]):
+        from .. import bigdata
+
+        def progress(step: Progress) -> None:
+            if self._cancelled.is_set():  # raised inside dask's scheduler: no further block starts
+                raise Cancelled("The run was cancelled.")
+            report(step)
+
+        self.lazy = bigdata.enhance_dask(self.source, channel_axis=self.channel_axis, **self.options)
+        with bigdata.Runner("threads", workers=1) as runner:
+            if self.output is None:
+                return runner.compute(self.lazy, progress)
+            return self.output.write(self.lazy, self.attrs, runner, progress)
+
+    def run(self, progress: Callable[[Progress], None] | None = None) -> list:
+        """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""
+        return engine.drain(self.steps(), progress)
+
+
+@dataclass
+class OmeZarrOutput:
+    """A single-level OME-Zarr image (NGFF 0.5) to write a lazy result to.
+
+    ``axes``, ``scale`` and ``translation`` follow the result's own axis
+    order (napari's: a colour axis last); the file holds them in NGFF's
+    order (t, c, z, y, x) and :meth:`open` turns them back.
+    """
+
+    path: Path
+    name: str
+    axes: list[str]  # NGFF names, in the result's axis order
+    scale: list[float]
+    translation: list[float]
+    units: dict[str, str] = field(default_factory=dict)
+    overwrite: bool = False
+
+    @property
+    def order(self) -> list[int]:
+        """The result's axes in the file's order."""
+        return sorted(range(len(self.axes)), key=lambda a: NGFF_ORDER.index(self.axes[a]))
+
+    def write(self, lazy, attrs: dict, runner, progress: Callable[[Progress], None]):
+        """Write ``lazy`` block by block (``runner.store_zarr``) into a hidden
+        sibling folder, add the NGFF metadata and ``attrs``, then rename it to
+        :attr:`path`; on any error or cancel the sibling is removed. Returns :meth:`open`."""
+        import zarr
+        from ome_zarr.writer import write_multiscales_metadata
+
+        order = self.order
+        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            group = zarr.open_group(str(partial), mode="w", zarr_format=3)
+            runner.store_zarr(lazy.transpose(order), partial / "0", progress=progress)
+            _name_dimensions(partial / "0", [self.axes[a] for a in order])
+            transforms = [{"type": "scale", "scale": [self.scale[a] for a in order]},
+                          {"type": "translation", "translation": [self.translation[a] for a in order]}]
+            write_multiscales_metadata(
+                group, [{"path": "0", "coordinateTransformations": transforms}],
+                axes=[self.axes[a] for a in order], axes_units=self.units or None, name=self.name,
+            )
+            group.attrs[METADATA_KEY] = attrs
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        _move_into_place(partial, self.path, self.overwrite)
+        return self.open()
+
+    def open(self):
+        """The written image as a dask array in the result's axis order (nothing read)."""
+        import dask.array as da
+
+        return da.from_zarr(str(self.path / "0")).transpose(np.argsort(self.order).tolist())
+
+
+def _name_dimensions(array_path: Path, names: list[str]) -> None:
+    # NGFF 0.5: a level's Zarr array names its dimensions as the axes do (store_zarr leaves them unnamed).
+    meta_file = array_path / "zarr.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["dimension_names"] = names
+    meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def _move_into_place(partial: Path, final: Path, overwrite: bool) -> None:
+    if final.exists() or final.is_symlink():
+        if not overwrite:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise FileExistsError(f"{final} appeared while the result was written; the result was discarded.")
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        else:
+            final.unlink()
+    os.replace(partial, final)
+
+
+def _ngff_names(image: Image) -> list[str]:
+    """NGFF axis names for the layer's axes (plus "c" for a colour axis, last):
+    its axis labels when they make a valid NGFF image, else (t,) (z,) y, x."""
+    from ome_zarr.axes import Axes
+
+    colour = ["c"] if image.rgb else []
+    labelled = [str(label).lower() for label in image.axis_labels] + colour
+    lead = image.ndim - 2
+    candidates = [labelled] + ([(["t", "z"][2 - lead:] + ["y", "x"] + colour)] if lead <= 2 else [])
+    for names in candidates:
+        if len(set(names)) == len(names) and set(names) <= set(NGFF_ORDER):
+            try:
+                Axes(sorted(names, key=NGFF_ORDER.index))
+            except ValueError:
+                continue
+            return names
+    raise ValueError(
+        f"Layer {image.name!r} has {image.ndim} axes; an OME-Zarr image holds at most t, c, z, y, x: keep "
+        "the result in memory, or label its axes (layer.axis_labels) from t, c, z, y, x."
+    )
+
+
+def _ome_zarr_output(image: Image, r: roi.RoiBox, path, overwrite: bool) -> OmeZarrOutput:
+    """The file a whole-image result is written to, with the layer's axes, scale and placement."""
+    from ome_zarr.axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
+
+    path = output_path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"The folder {path.parent} does not exist: choose an output file in an existing "
+                         "folder.")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{path} exists: choose another output file, or confirm replacing it "
+                              "(overwrite=True).")
+    names = _ngff_names(image)
+    known = {"space": KNOWN_SPATIAL_UNITS, "time": KNOWN_TEMPORAL_UNITS}
+    units = {}
+    for name, unit in zip(names, image.units, strict=False):
+        kind = "time" if name == "t" else "space" if name in "zyx" else None
+        if kind and str(unit) in known[kind]:
+            units[name] = str(unit)
+    extra = [1.0] if image.rgb else []
+    return OmeZarrOutput(
+        path, image.name, names,
+        scale=[float(s) for s in image.scale] + extra,
+        translation=[float(t) for t in _translate_for(image, r.box.start)] + [0.0] * len(extra),
+        units=units, overwrite=overwrite,
+    )

@@ -9,6 +9,12 @@ Run turns into Cancel while a run is going. A run that is stopped adds
 nothing: cancelled, its source layer deleted or given new data (the crops
 would no longer match it), or its window closed. A failure is shown with its
 traceback.
+
+The whole image of a lazy layer (dask, Zarr, multiscale) runs block by block
+(:class:`~napari_lowlight._napari.viewer_api.LazyJob`), into memory or, with
+Output "OME-Zarr file", into a file opened back as a lazy layer; Cancel stops
+it after the block running and leaves no partial file.
+
 napari imports this module only when the widget is first opened, so torch
 is not loaded at plugin discovery.
 """
@@ -22,6 +28,7 @@ from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
+    FileEdit,
     FloatSlider,
     Label,
     PushButton,
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
     import torch
 
 SCOPES = {"current slice": "slice", "every slice": "stack"}
+IN_MEMORY, TO_FILE = "in memory", "OME-Zarr file"
 TITLE = "Enhance low-light ROIs"
 
 
@@ -98,6 +106,7 @@ class EnhanceWidget(Container):
         self._custom_models: dict[str, torch.nn.Module] = {}
         self._confirm = ask_user
         self.worker: GeneratorWorker | None = None
+        self._job = None  # the running worker's job
         self.last_layers: list[napari.layers.Image] = []
         self._pbar = None
         self._stop_reason = None  # (notify, text): why the running worker was asked to stop
@@ -123,6 +132,15 @@ class EnhanceWidget(Container):
             tooltip="Noise-aware models (fluo): 1 uses the estimated noise; lower keeps more texture, "
                     "higher smooths more",
         )
+        self.output = ComboBox(
+            label="Output", choices=[IN_MEMORY, TO_FILE], value=IN_MEMORY,
+            tooltip="Whole image only. In memory: a new layer holding the result (4 bytes per value).\n"
+                    "OME-Zarr file: written block by block, then opened as a layer read from the file;\n"
+                    "the default for a lazy image (dask, Zarr, multiscale) whose result would exceed "
+                    f"{viewer_api.FILE_OUTPUT_BYTES / 2**30:g} GiB.",
+        )
+        self.output_file = FileEdit(label="Output file", mode="w", filter="*.ome.zarr", visible=False,
+                                    tooltip="The OME-Zarr folder to write (.ome.zarr is added if missing)")
         self.removed = CheckBox(
             text="Add removed noise", value=False,
             tooltip="Also add what the network removed (input minus result, normalised units): "
@@ -131,13 +149,17 @@ class EnhanceWidget(Container):
         self.run_button = PushButton(text="Run")
         self.status = Label(label="Last run", value="")
         self.extend([self.image, self.shapes, self.model, self.device, self.tile_size, self.scope,
-                     self.strength, self.removed, self.run_button, self.status])
+                     self.strength, self.output, self.output_file, self.removed, self.run_button,
+                     self.status])
 
         self.run_button.changed.connect(self._on_button)
+        self.output.changed.connect(self._show_output_file)
+        self.image.changed.connect(self._default_output)
         # The layer lists follow the viewer's layers.
         viewer.layers.events.inserted.connect(self.reset_choices)
         viewer.layers.events.removed.connect(self.reset_choices)
         self.reset_choices()
+        self._default_output()
         # Closing the viewer's window deletes its dock widgets, this one included.
         self.native.destroyed.connect(self._on_destroyed)
 
@@ -162,6 +184,24 @@ class EnhanceWidget(Container):
         name = self.model.value
         return self._custom_models.get(name, name)
 
+    # -- output --------------------------------------------------------------
+    def _show_output_file(self, *_) -> None:
+        self.output_file.visible = self.output.value == TO_FILE
+
+    def _default_output(self, *_) -> None:
+        """A file for a lazy image whose result would be large, else memory."""
+        image = self.image.value
+        large = image is not None and viewer_api.is_lazy(image) and (
+            viewer_api.result_bytes(image) > viewer_api.FILE_OUTPUT_BYTES)
+        self.output.value = TO_FILE if large else IN_MEMORY
+
+    def _output_choice(self):
+        """(path or None, exists) for the plan; raises ValueError without a file chosen."""
+        if self.output.value != TO_FILE:
+            return None, False
+        path = viewer_api.output_path(self.output_file.value)
+        return path, path.exists() or path.is_symlink()
+
     # -- running -----------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -182,8 +222,17 @@ class EnhanceWidget(Container):
         if self.worker is None or self._stop_reason is not None:
             return
         self._stop_reason = (notify, text)
-        self.worker.quit()
+        self._halt()
         self.run_button.enabled = False  # until the worker has stopped
+
+    def _halt(self) -> None:
+        """Stop the worker: a lazy job stops itself after its current block
+        (its partial file removed, then the worker ends); a region job at the
+        worker's next batch."""
+        if isinstance(self._job, viewer_api.LazyJob):
+            self._job.cancel()
+        else:
+            self.worker.quit()
 
     def _plan(self):
         """The checked plan, or None after telling the user why not."""
@@ -191,6 +240,7 @@ class EnhanceWidget(Container):
             show_error("There is no Image layer to enhance: open or add an image first.")
             return None
         try:
+            output, exists = self._output_choice()
             plan = viewer_api.prepare(
                 self._viewer,
                 self.image.value,
@@ -201,8 +251,10 @@ class EnhanceWidget(Container):
                 tile_size=int(self.tile_size.value),
                 strength=float(self.strength.value),
                 removed=bool(self.removed.value),
+                output=output,
+                overwrite=exists,  # only once confirmed below
             )
-        except (ValueError, TypeError, weights.WeightsError) as err:
+        except (ValueError, TypeError, OSError, weights.WeightsError) as err:
             show_error(str(err))
             return None
         for level, text in plan.messages:
@@ -213,6 +265,9 @@ class EnhanceWidget(Container):
             if not self._confirm(self.native, text):
                 show_info("Cancelled: nothing was enhanced.")
                 return None
+        if exists and not self._confirm(self.native, f"{output} exists. Replace it with the result?"):
+            show_warning(f"{output} exists and was kept: nothing was enhanced. Choose another output file.")
+            return None
         return plan
 
     def run(self) -> GeneratorWorker | None:
@@ -222,9 +277,9 @@ class EnhanceWidget(Container):
         plan = self._plan()
         if plan is None:
             return None
-        job = plan.job
-        desc = f"Enhancing {len(plan.rois)} ROI(s) on {job.device}"
-        self._pbar = napari_progress(total=job.total, desc=desc)
+        job = self._job = plan.job
+        what = f"the whole image ({job.total} blocks)" if plan.lazy else f"{len(plan.rois)} ROI(s)"
+        self._pbar = napari_progress(total=job.total, desc=f"Enhancing {what} on {job.device}")
         worker = thread_worker(guarded_steps, start_thread=False)(job)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda outcome: self._on_done(plan, outcome))
@@ -262,12 +317,14 @@ class EnhanceWidget(Container):
 
     def _on_progress(self, step: engine.Progress) -> None:
         if self._pbar is not None:
+            if step.total != self._pbar.total:  # counted in blocks as dask runs them
+                self._pbar.total = step.total
             self._pbar.update(step.done - self._pbar.n)
 
     def _on_done(self, plan, outcome) -> None:
-        # A stop asked for after the last batch (the worker returned meanwhile):
-        # drop the results, _on_finished says why.
-        if self._closed or self.worker.abort_requested:
+        # A stop asked for after the last batch (the worker returned meanwhile),
+        # or a lazy run that stopped itself: drop the results, _on_finished says why.
+        if self._closed or self._stop_reason is not None or self.worker.abort_requested:
             return
         if isinstance(outcome, Failed):
             self.status.value = "failed"
@@ -279,7 +336,11 @@ class EnhanceWidget(Container):
         self.last_layers = layers
         job = plan.job
         self.status.value = f"{job.device} ({job.precision}), {sum(job.elapsed):.2f} s"
-        show_info(f"Enhanced {len(plan.rois)} ROI(s) on {self.status.value}.")
+        if not plan.lazy:
+            show_info(f"Enhanced {len(plan.rois)} ROI(s) on {self.status.value}.")
+        else:
+            where = "in memory" if job.output is None else f"written to {job.output.path}"
+            show_info(f"Enhanced the whole image in {job.total} blocks on {self.status.value}, {where}.")
 
     def _on_finished(self) -> None:
         unwatch, self._unwatch = self._unwatch, None
@@ -287,7 +348,7 @@ class EnhanceWidget(Container):
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        self.worker = None
+        self.worker = self._job = None
         reason, self._stop_reason = self._stop_reason, None
         if self._closed:
             return  # the window is gone, and this widget's Qt part with it
@@ -301,4 +362,4 @@ class EnhanceWidget(Container):
         """The window closed with a run going: stop it quietly, touch no widget."""
         self._closed = True
         if self.worker is not None:
-            self.worker.quit()
+            self._halt()
