@@ -186,3 +186,64 @@ def test_strength_is_checked_and_recorded(inputs, tmp_path, capsys):
     assert _run(capsys, inputs / "a.tif", "-o", tmp_path / "out", "--strength", "1.5")[0] == 0
     with tifffile.TiffFile(tmp_path / "out" / "a_enhanced.tif") as tif:
         assert tif.shaped_metadata[0]["napari_lowlight"]["strength"] == 1.5
+
+
+def _zarr_input(tmp_path, seed=2, shape=(150, 170)):
+    rng = np.random.default_rng(seed)
+    image = (rng.random(shape) * 3000).astype(np.uint16)
+    source = zarr.create_array(tmp_path / "big.zarr", shape=image.shape, chunks=(64, 64), dtype=image.dtype)
+    source[:] = image
+    return image
+
+
+def test_processes_scheduler_writes_what_threads_write_and_records_it(tmp_path, capsys):
+    image = _zarr_input(tmp_path)
+    runs = {}
+    for scheduler in ("threads", "processes"):
+        code, _, err = _run(capsys, tmp_path / "big.zarr", "-o", tmp_path / scheduler, "--dtype", "float32",
+                            "--tile-size", "64", "--scheduler", scheduler, "--workers", "2")
+        assert code == 0, err
+        runs[scheduler] = zarr.open_array(tmp_path / scheduler / "big_enhanced.zarr", mode="r")
+    np.testing.assert_allclose(runs["processes"][:], runs["threads"][:], atol=1e-5)
+    np.testing.assert_allclose(runs["threads"][:], enhance(image), atol=1e-5)
+    for scheduler, array in runs.items():
+        assert array.attrs["napari_lowlight"]["scheduler"].startswith(f"{scheduler}: 2 x torch")
+        assert array.metadata.dimension_names == ("y", "x")
+    assert not list((tmp_path / "processes").glob(".*"))  # no temporary sibling left
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--scheduler", "threads", "--address", "tcp://127.0.0.1:1"], "needs --scheduler distributed"),
+     (["--address", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers")],
+)
+def test_address_contradicting_the_scheduler_is_a_usage_error(tmp_path, capsys, argv, message):
+    _zarr_input(tmp_path)
+    code, _, err = _run(capsys, tmp_path / "big.zarr", "-o", tmp_path / "out", *argv)
+    assert code == cli.EXIT_USAGE and err.startswith("error: ") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_must_be_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["enhance", str(tmp_path), "--workers", "0"])
+    assert exit_.value.code == cli.EXIT_USAGE and "at least 1" in capsys.readouterr().err
+
+
+def test_ome_zarr_output_has_ngff_metadata_dimension_names_and_equals_enhance(inputs, tmp_path, capsys):
+    code, _, err = _run(capsys, inputs / "b.ome.tif", "-o", tmp_path / "z", "--format", "ome-zarr",
+                        "--dtype", "float32")
+    assert code == 0, err
+    group = zarr.open_group(tmp_path / "z" / "b_enhanced.ome.zarr", mode="r")
+    ngff = group.attrs["ome"]
+    assert ngff["version"] == "0.5"
+    multiscales = ngff["multiscales"][0]
+    assert [a["name"] for a in multiscales["axes"]] == ["c", "y", "x"]
+    assert multiscales["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.25, 0.2]
+    level = group[multiscales["datasets"][0]["path"]]
+    assert level.metadata.dimension_names == ("c", "y", "x")
+    provenance = group.attrs["napari_lowlight"]
+    assert provenance["model"] == "fluo" and provenance["scheduler"] == "in memory"
+    expected = enhance(tifffile.imread(inputs / "b.ome.tif"), channel_axis=0)
+    np.testing.assert_allclose(level[:], expected, atol=1e-5)
+    assert sorted(p.name for p in (tmp_path / "z").iterdir()) == ["b_enhanced.ome.zarr"]

@@ -81,6 +81,29 @@ def _write_demo(path: Path, image) -> None:
         Image.fromarray(np.round(image * 255).astype(np.uint8)).save(path)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _scheduler(args: argparse.Namespace) -> str:
+    """The dask scheduler asked for: ``--address`` implies distributed and contradicts any other."""
+    if args.address is None:
+        return args.scheduler or "threads"
+    if args.scheduler not in (None, "distributed"):
+        raise UsageError(f"--address {args.address} is a dask cluster's scheduler: it needs --scheduler "
+                         f"distributed (or no --scheduler), not --scheduler {args.scheduler}.")
+    if args.workers is not None:
+        raise UsageError(f"the cluster at --address {args.address} has its own workers: drop --workers.")
+    return "distributed"
+
+
 def _batch_settings(args: argparse.Namespace):
     from . import batch
 
@@ -91,7 +114,7 @@ def _batch_settings(args: argparse.Namespace):
     return batch.Settings(
         output_dir=args.output_dir, kind=args.format, dtype=args.dtype, overwrite=args.overwrite,
         roi=batch.parse_roi(args.roi) if args.roi else None, channel_axis=args.channel_axis,
-        options=options, scheduler=args.scheduler, address=args.address,
+        options=options, scheduler=_scheduler(args), address=args.address, workers=args.workers,
     )
 
 
@@ -121,7 +144,12 @@ def _enhance(args: argparse.Namespace) -> int:
 
     get_device(args.device)  # an unavailable device fails once, not once per file
     EnhanceOptions.make(**settings.options)
-    _run_with_progress(jobs, settings, quiet=args.quiet)
+    runner = _open_runner(jobs, settings)
+    try:
+        _run_with_progress(jobs, settings, quiet=args.quiet, runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     for job in jobs:
         if job.status == "failed":
             print(f"error: {job.path}: {job.problem}", file=sys.stderr)
@@ -129,8 +157,29 @@ def _enhance(args: argparse.Namespace) -> int:
     return 0 if all(j.status == "done" for j in jobs) else EXIT_FAILED
 
 
-def _run_with_progress(jobs, settings, quiet: bool) -> None:
-    """Run the batch with a bar over files and one over the current file's tiles."""
+def _open_runner(jobs, settings):
+    """The batch's one dask runner, started (None when no input is enhanced block by block)."""
+    from . import batch
+
+    try:
+        runner = batch.open_runner(jobs, settings)
+    except ValueError as err:  # contradicting scheduler settings
+        raise UsageError(str(err)) from None
+    if runner is None:
+        return None
+    try:
+        runner.start()
+    except ImportError as err:  # distributed not installed
+        raise CliError(str(err)) from None
+    except OSError as err:  # no scheduler at --address (refused, timed out)
+        where = settings.address or f"a {settings.scheduler} pool"
+        raise CliError(f"cannot start or reach {where}: {err}") from None
+    return runner
+
+
+def _run_with_progress(jobs, settings, quiet: bool, runner=None) -> None:
+    """Run the batch with a bar over files and one over the current file's tiles (blocks for
+    inputs enhanced block by block on ``runner``)."""
     from tqdm import tqdm
 
     from . import batch
@@ -148,7 +197,7 @@ def _run_with_progress(jobs, settings, quiet: bool) -> None:
             tiles.update(done - tiles.n)
 
         for job in runnable:
-            batch.run([job], settings, on_tiles)
+            batch.run([job], settings, on_tiles, runner)
             files.update(1)
 
 
@@ -279,11 +328,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="compute precision (auto: fp16 on CUDA, fp32 elsewhere)")
     e.add_argument("--tile-size", type=int, default=None,
                    help="tile side in pixels (default 512); smaller tiles need less memory")
-    e.add_argument("--scheduler", default="threads", choices=["threads", "processes", "distributed"],
-                   help="dask scheduler for images enhanced block by block (Zarr inputs, very large images)")
+    e.add_argument("--scheduler", default=None, choices=["threads", "processes", "distributed"],
+                   help="where images enhanced block by block (Zarr inputs, very large images) run: "
+                        "threads (default), processes, or distributed (a local dask cluster, or --address); "
+                        "recorded in the outputs' provenance")
     e.add_argument("--address", default=None,
                    help="scheduler address of an existing dask cluster, e.g. tcp://HOST:8786 "
-                        "(implies --scheduler distributed)")
+                        "(implies --scheduler distributed; its workers need the weights and the files)")
+    e.add_argument("--workers", type=_positive_int, default=None,
+                   help="threads, processes or local cluster workers for block-by-block images "
+                        "(default: the cores); not with --address")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
     e.add_argument("--dry-run", action="store_true", help="list what would be written, enhance nothing")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

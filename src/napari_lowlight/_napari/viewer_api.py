@@ -22,14 +22,9 @@ This module imports napari's layer and transform classes, never Qt.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import shutil
-import threading
-import time
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +32,9 @@ import numpy as np
 from napari.layers import Image, Layer, Shapes
 from napari.utils.transforms import Affine
 
-from .. import __version__, engine, noise
+from .. import __version__, noise
 from .. import roi_geometry as roi
+from ..bigdata.jobs import Cancelled, LazyJob  # noqa: F401 -- Cancelled re-exported for the widget's callers
 from ..engine import Progress
 from ..region_job import RegionJob
 
@@ -403,210 +399,7 @@ def enhance_rois(
     return layers
 
 
-# -- the whole image of a lazy layer, block by block ---------------------------------------------
-
-
-class Cancelled(Exception):
-    """A :class:`LazyJob` stopped by :meth:`LazyJob.cancel`."""
-
-
-class LazyJob:
-    """The whole image (or one slice of a stack) enhanced block by block with
-    :func:`napari_lowlight.bigdata.enhance_dask`, into memory or into an
-    OME-Zarr file opened back lazily.
-
-    It has the attributes of a :class:`~napari_lowlight.region_job.RegionJob`
-    that :func:`output_layer` reads (one region, the box). Building it checks
-    the options and reads no pixel; :meth:`steps` reads the normalisation
-    statistics (a bounded sample of the box) and runs the blocks one at a
-    time (torch uses every core within a block) in a helper thread, yielding
-    progress per block. :meth:`cancel` (from any thread) stops it after the
-    block running, with no block then in flight, so the partial file is
-    removed with nothing still writing to it.
-
-    Parameters
-    ----------
-    data : array_like or list of array_like
-        The layer's data, or its multiscale levels (level 0 is enhanced).
-    box : roi_geometry.Box
-        What to enhance, over the axes without the channel axis.
-    channel_axis : int or None
-    output : OmeZarrOutput, optional
-        Where to write the result (default: into memory).
-    **options
-        The fields of :class:`~napari_lowlight.engine.EnhanceOptions`
-        (``stats`` is accepted and ignored: the statistics always come from a
-        bounded sample of the whole box).
-    """
-
-    def __init__(self, data, box: roi.Box, channel_axis: int | None, *, output=None, **options):
-        import dask.array as da
-
-        from .. import bigdata
-
-        options.pop("stats", None)
-        level0 = data[0] if isinstance(data, list) else data
-        # Sliced lazily: a Zarr array (or numpy) is wrapped first, never read whole here.
-        source = level0 if isinstance(level0, da.Array) else da.from_array(level0, chunks="auto", name=False)
-        index = list(box.slices)
-        if channel_axis is not None:
-            index.insert(channel_axis, slice(None))
-        self.source, self.channel_axis, self.options = source[tuple(index)], channel_axis, options
-        # The engine's checks and its resolution of model, device and precision, on a zero-memory stand-in.
-        shape = [n if a == channel_axis else min(n, 8) for a, n in enumerate(self.source.shape)]
-        stand_in = np.broadcast_to(np.zeros((), self.source.dtype), tuple(shape))
-        probe = engine.EnhanceJob(stand_in, channel_axis=channel_axis, check_layout=False, **options)
-        self.net, self.record = probe.net, probe.record
-        self.device, self.precision, self.normalization = probe.device, probe.precision, probe.normalization
-        self.strength = probe.strength
-        self.stats = "none" if self.normalization == "dtype" else "image"
-        self.crops, self.normalizers = [box], []  # as a RegionJob's; no noise levels recorded
-        self.margin = roi.default_margin(int(self.net.receptive_field_radius), int(self.net.downsampling))
-        # The block count, from the same graph over zeros with "dtype" normalisation, which reads no
-        # pixel: the real graph reads its statistics sample when the job runs, off the GUI thread.
-        zeros = da.zeros(self.source.shape, dtype=self.source.dtype, chunks=self.source.chunks)
-        no_stats = dict(options, normalization="dtype")
-        counted = bigdata.enhance_dask(zeros, channel_axis=channel_axis, **no_stats)
-        self.total = int(np.prod(counted.numblocks))
-        self.lazy = None  # built by steps()
-        self.output = output
-        self.attrs: dict = {}  # provenance written with the file (set by prepare)
-        self.elapsed: list[float] = []
-        self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        """Stop after the block running; a partial file is removed (thread-safe)."""
-        self._cancelled.set()
-
-    def steps(self) -> Generator[Progress, None, list]:
-        """Run the blocks, yielding :class:`Progress` per block; return
-        ``[result]``: a numpy array, or the written file as a dask array.
-
-        Raises
-        ------
-        Cancelled
-            After :meth:`cancel`, once the helper thread stopped and removed its partial file.
-        """
-        yield Progress(0, self.total)
-        start = time.perf_counter()
-        reports: queue.SimpleQueue = queue.SimpleQueue()
-        outcome: dict = {}
-
-        def work():
-            try:
-                outcome["result"] = self._compute(reports.put)
-            except BaseException as err:  # noqa: BLE001 -- raised again in the generator's thread
-                outcome["error"] = err
-            finally:
-                reports.put(None)
-
-        helper = threading.Thread(target=work, name="napari-lowlight blocks", daemon=True)
-        helper.start()
-        try:
-            while (step := reports.get()) is not None:
-                yield step
-        finally:
-            if helper.is_alive():  # closed early: stop the blocks, remove the partial file
-                self.cancel()
-            helper.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        self.elapsed = [time.perf_counter() - start]
-        return [outcome["result"]]
-
-    def _compute(self, report: Callable[[Progress], None]):
-        from .. import bigdata
-
-        def progress(step: Progress) -> None:
-            if self._cancelled.is_set():  # raised inside dask's scheduler: no further block starts
-                raise Cancelled("The run was cancelled.")
-            report(step)
-
-        self.lazy = bigdata.enhance_dask(self.source, channel_axis=self.channel_axis, **self.options)
-        with bigdata.Runner("threads", workers=1) as runner:
-            if self.output is None:
-                return runner.compute(self.lazy, progress)
-            return self.output.write(self.lazy, self.attrs, runner, progress)
-
-    def run(self, progress: Callable[[Progress], None] | None = None) -> list:
-        """Drain :meth:`steps` synchronously, calling ``progress`` on each step."""
-        return engine.drain(self.steps(), progress)
-
-
-@dataclass
-class OmeZarrOutput:
-    """A single-level OME-Zarr image (NGFF 0.5) to write a lazy result to.
-
-    ``axes``, ``scale`` and ``translation`` follow the result's own axis
-    order (napari's: a colour axis last); the file holds them in NGFF's
-    order (t, c, z, y, x) and :meth:`open` turns them back.
-    """
-
-    path: Path
-    name: str
-    axes: list[str]  # NGFF names, in the result's axis order
-    scale: list[float]
-    translation: list[float]
-    units: dict[str, str] = field(default_factory=dict)
-    overwrite: bool = False
-
-    @property
-    def order(self) -> list[int]:
-        """The result's axes in the file's order."""
-        return sorted(range(len(self.axes)), key=lambda a: NGFF_ORDER.index(self.axes[a]))
-
-    def write(self, lazy, attrs: dict, runner, progress: Callable[[Progress], None]):
-        """Write ``lazy`` block by block (``runner.store_zarr``) into a hidden
-        sibling folder, add the NGFF metadata and ``attrs``, then rename it to
-        :attr:`path`; on any error or cancel the sibling is removed. Returns :meth:`open`."""
-        import zarr
-        from ome_zarr.writer import write_multiscales_metadata
-
-        order = self.order
-        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            group = zarr.open_group(str(partial), mode="w", zarr_format=3)
-            runner.store_zarr(lazy.transpose(order), partial / "0", progress=progress)
-            _name_dimensions(partial / "0", [self.axes[a] for a in order])
-            transforms = [{"type": "scale", "scale": [self.scale[a] for a in order]},
-                          {"type": "translation", "translation": [self.translation[a] for a in order]}]
-            write_multiscales_metadata(
-                group, [{"path": "0", "coordinateTransformations": transforms}],
-                axes=[self.axes[a] for a in order], axes_units=self.units or None, name=self.name,
-            )
-            group.attrs[METADATA_KEY] = attrs
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        _move_into_place(partial, self.path, self.overwrite)
-        return self.open()
-
-    def open(self):
-        """The written image as a dask array in the result's axis order (nothing read)."""
-        import dask.array as da
-
-        return da.from_zarr(str(self.path / "0")).transpose(np.argsort(self.order).tolist())
-
-
-def _name_dimensions(array_path: Path, names: list[str]) -> None:
-    # NGFF 0.5: a level's Zarr array names its dimensions as the axes do (store_zarr leaves them unnamed).
-    meta_file = array_path / "zarr.json"
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    meta["dimension_names"] = names
-    meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-
-
-def _move_into_place(partial: Path, final: Path, overwrite: bool) -> None:
-    if final.exists() or final.is_symlink():
-        if not overwrite:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise FileExistsError(f"{final} appeared while the result was written; the result was discarded.")
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
-        else:
-            final.unlink()
-    os.replace(partial, final)
+# -- the whole image into an OME-Zarr file: the layer's axes, scale and placement ------------------
 
 
 def _ngff_names(image: Image) -> list[str]:
@@ -631,9 +424,12 @@ def _ngff_names(image: Image) -> list[str]:
     )
 
 
-def _ome_zarr_output(image: Image, r: roi.RoiBox, path, overwrite: bool) -> OmeZarrOutput:
-    """The file a whole-image result is written to, with the layer's axes, scale and placement."""
+def _ome_zarr_output(image: Image, r: roi.RoiBox, path, overwrite: bool):
+    """The file a whole-image result is written to (a :class:`~napari_lowlight.bigdata.OmeZarrOutput`),
+    with the layer's axes, scale and placement."""
     from ome_zarr.axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
+
+    from ..bigdata.files import OmeZarrOutput
 
     path = output_path(path)
     if not path.parent.is_dir():

@@ -11,7 +11,7 @@ would no longer match it), or its window closed. A failure is shown with its
 traceback.
 
 The whole image of a lazy layer (dask, Zarr, multiscale) runs block by block
-(:class:`~napari_lowlight._napari.viewer_api.LazyJob`), into memory or, with
+(:class:`~napari_lowlight.bigdata.LazyJob`), into memory or, with
 Output "OME-Zarr file", into a file opened back as a lazy layer; Cancel stops
 it after the block running and leaves no partial file.
 

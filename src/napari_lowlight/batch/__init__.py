@@ -64,8 +64,9 @@ class Settings:
     roi: tuple[slice, slice] | None = None
     channel_axis: int | None = None
     options: dict = field(default_factory=dict)  # EnhanceOptions fields (model, device, ...)
-    scheduler: str = "threads"
-    address: str | None = None
+    scheduler: str = "threads"  # where block-by-block inputs run (napari_lowlight.bigdata.Runner)
+    address: str | None = None  # an existing dask cluster's scheduler (with scheduler="distributed")
+    workers: int | None = None  # threads, processes or LocalCluster workers (default: the cores)
 
 
 def expand(inputs: Iterable[str], recursive: bool = False) -> tuple[list[Path], list[str]]:
@@ -212,15 +213,79 @@ def _model_for(source: Source, options: dict):
     return model
 
 
-def run(jobs: list[Job], settings: Settings, on_tiles: Callable[[Job, int, int], None] | None = None) -> None:
+def blockwise(job: Job, settings: Settings) -> bool:
+    """Whether ``job`` is enhanced block by block (on the batch's :class:`~napari_lowlight.bigdata.Runner`):
+    a Zarr or OME-Zarr input, or an image above :data:`LAZY_PIXELS` pixels, without ``--roi``.
+
+    Parameters
+    ----------
+    job : Job
+        A planned job (its header read).
+    settings : Settings
+
+    Returns
+    -------
+    bool
+    """
+    if not job.ok or job.source is None or settings.roi is not None:
+        return False
+    pixels = int(np.prod(job.shape, dtype=np.int64))
+    return job.source.kind in batch_io.BLOCKWISE_KINDS or pixels > LAZY_PIXELS
+
+
+def open_runner(jobs: list[Job], settings: Settings):
+    """The one :class:`~napari_lowlight.bigdata.Runner` for a batch, not started yet; None when no
+    job is enhanced block by block (see :func:`blockwise`).
+
+    Parameters
+    ----------
+    jobs : list of Job
+    settings : Settings
+        Its ``scheduler``, ``address`` and ``workers``.
+
+    Returns
+    -------
+    napari_lowlight.bigdata.Runner or None
+
+    Raises
+    ------
+    ValueError
+        Contradicting scheduler settings (an address without "distributed", an
+        address with workers, a count below 1), before anything starts.
+    """
+    if not any(blockwise(j, settings) for j in jobs):
+        return None
+    from .. import bigdata
+
+    return bigdata.Runner(settings.scheduler, address=settings.address, workers=settings.workers)
+
+
+def run(jobs: list[Job], settings: Settings, on_tiles: Callable[[Job, int, int], None] | None = None,
+        runner=None) -> None:
     """Enhance every job that can run, in order; each job's status says how it went.
 
     A result is written under a temporary name and renamed into place when
     complete, so a failed or interrupted file leaves no half-made output and
     an output replaced with ``overwrite`` is only removed once its successor
-    exists. ``on_tiles(job, done, total)`` follows the work inside a file
-    (tiles, or blocks for lazy inputs).
+    exists.
+
+    Parameters
+    ----------
+    jobs : list of Job
+        From :func:`plan`.
+    settings : Settings
+    on_tiles : callable, optional
+        ``on_tiles(job, done, total)`` follows the work inside a file (tiles,
+        or blocks for inputs enhanced block by block).
+    runner : napari_lowlight.bigdata.Runner, optional
+        Where block-by-block inputs run (:func:`open_runner`; the caller
+        closes it). Default: one opened from ``settings`` for this call, when
+        a job needs it.
     """
+    if runner is None and any(blockwise(j, settings) for j in jobs):
+        with open_runner(jobs, settings) as own:
+            run(jobs, settings, on_tiles, own)
+        return
     for job in jobs:
         if not job.ok:
             continue
@@ -228,7 +293,7 @@ def run(jobs: list[Job], settings: Settings, on_tiles: Callable[[Job, int, int],
         partial = job.output.with_name(f".partial-{job.output.name}")
         try:
             batch_io.remove(partial)
-            _run_one(job, settings, partial, on_tiles)
+            _run_one(job, settings, partial, on_tiles, runner if blockwise(job, settings) else None)
             batch_io.remove(job.output)  # only with overwrite: plan() refused existing outputs otherwise
             partial.rename(job.output)
             job.status = "done"
@@ -239,7 +304,7 @@ def run(jobs: list[Job], settings: Settings, on_tiles: Callable[[Job, int, int],
             job.seconds = time.perf_counter() - start
 
 
-def _run_one(job: Job, settings: Settings, target: Path, on_tiles) -> None:
+def _run_one(job: Job, settings: Settings, target: Path, on_tiles, runner) -> None:
     from .. import engine, region_job
 
     source = job.source
@@ -254,7 +319,7 @@ def _run_one(job: Job, settings: Settings, target: Path, on_tiles) -> None:
         box = (slice(None),) * (plane_axes - 2) + settings.roi
         work = region_job.RegionJob(data, [box], options)
         result = engine.drain(work.steps(), progress)[0]
-    elif _is_lazy(data):
+    elif runner is not None:
         from .. import bigdata
 
         result = bigdata.enhance_dask(data, options)
@@ -265,11 +330,16 @@ def _run_one(job: Job, settings: Settings, target: Path, on_tiles) -> None:
     job.model = work.record.name if work.record is not None else "custom"
     job.device = str(work.device)
     provenance = _provenance(job, work, settings)
-    batch_io.write(target, batch_io.to_dtype(result, job.dtype), source, source.axes, provenance, job.kind)
-
-
-def _is_lazy(data) -> bool:
-    return not isinstance(data, np.ndarray) or data.size > LAZY_PIXELS
+    image = batch_io.to_dtype(result, job.dtype)
+    if runner is not None:
+        runner.start()  # a cluster is reached (or started) before its description is recorded
+        provenance["scheduler"] = runner.describe()
+        if job.kind not in batch_io.BLOCKWISE_KINDS:
+            image = runner.compute(image, progress)  # PNG/TIFF: the result in memory
+    else:
+        provenance["scheduler"] = "in memory"
+    batch_io.write(target, image, source, source.axes, provenance, job.kind,
+                   runner=runner, progress=progress if runner is not None else None)
 
 
 def _stand_in(data, channel_axis: int | None) -> np.ndarray:

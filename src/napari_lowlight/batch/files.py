@@ -8,8 +8,9 @@ and the run's provenance.
 
 Formats
     TIFF and OME-TIFF (tifffile: axes from the file, OME physical sizes and
-    channel names), PNG and JPEG (Pillow), Zarr and OME-Zarr (zarr; NGFF
-    metadata written by ome-zarr-py), and vendor formats (CZI, ND2, LIF, ...)
+    channel names), PNG and JPEG (Pillow), Zarr and OME-Zarr (written block
+    by block through :mod:`napari_lowlight.bigdata`, the writer the napari
+    viewer uses too; NGFF 0.5 metadata and dimension names), and vendor formats (CZI, ND2, LIF, ...)
     through bioio when its readers are installed (the ``vendor`` extra).
 
 Axes use OME's letters: T, Z, C (channels), Y, X, and S for the samples of
@@ -36,6 +37,7 @@ VENDOR_SUFFIXES = (".czi", ".nd2", ".lif", ".lsm", ".oib", ".oir", ".vsi", ".ims
 EXTENSION = {"tiff": ".tif", "ome-tiff": ".ome.tif", "png": ".png", "jpeg": ".jpg", "zarr": ".zarr",
              "ome-zarr": ".ome.zarr"}
 METADATA_KEY = "napari_lowlight"
+BLOCKWISE_KINDS = ("zarr", "ome-zarr")  # written block by block through napari_lowlight.bigdata
 
 
 class ImageFileError(ValueError):
@@ -296,17 +298,59 @@ def check_writable(kind: str, dtype: np.dtype, colour: bool) -> None:
         raise ImageFileError(f"PNG holds {what} pixels, not {dtype}; use --format tiff for {dtype}")
 
 
-def write(path: Path, image, source: Source, axes: str, provenance: dict, kind: str) -> None:
-    """Write ``image`` (numpy, or dask for Zarr kinds) as ``kind`` with the source's metadata.
+def write(path: Path, image, source: Source, axes: str, provenance: dict, kind: str, *,
+          runner=None, progress=None) -> None:
+    """Write ``image`` as ``kind`` with the source's metadata.
 
-    ``axes`` describes ``image`` (the source's axes, unless an ROI dropped some).
+    Parameters
+    ----------
+    path : Path
+        Where to write (the caller's temporary name).
+    image : numpy.ndarray or dask.array.Array
+        The result; PNG, JPEG and TIFF outputs are computed into memory, Zarr
+        and OME-Zarr ones are written block by block
+        (:meth:`napari_lowlight.bigdata.Runner.store_zarr`).
+    source : Source
+        The input's header (physical sizes, units, channel names).
+    axes : str
+        The letters of ``image``'s axes (the source's, unless an ROI dropped some).
+    provenance : dict
+        What made the result, stored with it.
+    kind : str
+        One of :data:`EXTENSION`'s formats.
+    runner : napari_lowlight.bigdata.Runner, optional
+        Where the blocks of a Zarr or OME-Zarr output run (default: threads in this process).
+    progress : callable, optional
+        Called with a :class:`~napari_lowlight.engine.Progress` per block written (Zarr kinds).
+
+    Raises
+    ------
+    ImageFileError
+        A format that cannot hold this result.
     """
     writer = {"tiff": _write_tiff, "ome-tiff": _write_ome_tiff, "png": _write_pillow, "jpeg": _write_pillow,
               "zarr": _write_zarr, "ome-zarr": _write_ome_zarr}.get(kind)
     if writer is None:
         raise ImageFileError(f"cannot write {kind!r}; choose one of {', '.join(EXTENSION)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(path, image, source, axes, provenance, kind)
+    if kind in BLOCKWISE_KINDS:
+        _store(writer, path, image, source, axes, provenance, runner, progress)
+    else:
+        writer(path, image, source, axes, provenance, kind)
+
+
+def _store(writer, path, image, source, axes, provenance, runner, progress) -> None:
+    """A Zarr kind, block by block on ``runner`` (or a threads runner for this one write)."""
+    import dask.array as da
+
+    from .. import bigdata
+
+    lazy = image if isinstance(image, da.Array) else da.from_array(image, chunks="auto", name=False)
+    if runner is not None:
+        writer(path, lazy, source, axes, provenance, runner, progress)
+        return
+    with bigdata.Runner("threads") as local:
+        writer(path, lazy, source, axes, provenance, local, progress)
 
 
 def _write_tiff(path, image, source, axes, provenance, kind) -> None:
@@ -349,30 +393,28 @@ def _write_pillow(path, image, source, axes, provenance, kind) -> None:
         picture.save(path, quality=95, comment=text.encode())
 
 
-def _write_zarr(path, image, source, axes, provenance, kind) -> None:
-    import dask.array as da
-    import zarr
-
-    lazy = image if isinstance(image, da.Array) else da.from_array(image)
-    lazy.to_zarr(str(path), overwrite=False)  # block by block
-    array = zarr.open_array(path, mode="r+")
-    array.attrs.update({METADATA_KEY: provenance, "axes": axes})
+def _write_zarr(path, lazy, source, axes, provenance, runner, progress) -> None:
+    letters = [a.lower() for a in axes]
+    names = letters if len(set(letters)) == len(letters) else None  # Zarr v3 dimension names
+    runner.store_zarr(lazy, path, attrs={METADATA_KEY: provenance, "axes": axes}, progress=progress,
+                      dimension_names=names)
 
 
-def _write_ome_zarr(path, image, source, axes, provenance, kind) -> None:
-    import zarr
-    from ome_zarr.writer import write_image
+def _write_ome_zarr(path, lazy, source, axes, provenance, runner, progress) -> None:
+    from ..bigdata import OmeZarrOutput
 
     names = [a.lower() if a in "TZCYX" else None for a in axes]
     if None in names or len(set(names)) != len(names):
         raise ImageFileError(
             f"OME-Zarr needs axes from T, Z, C, Y, X; this result has {axes}: use --format zarr"
         )
-    group = zarr.open_group(str(path), mode="w-")
-    scale = {a.lower(): source.physical_size[a] for a in axes if a in source.physical_size}
-    units = {a.lower(): _ngff_unit(source.units[a]) for a in axes if a in source.units}
-    write_image(image, group, scale_factors=[], axes=names, scale=scale or None, axes_units=units or None)
-    group.attrs[METADATA_KEY] = provenance
+    output = OmeZarrOutput(
+        Path(path), source.path.name, names,
+        scale=[float(source.physical_size.get(a, 1.0)) for a in axes],
+        translation=[0.0] * len(axes),
+        units={a.lower(): _ngff_unit(source.units[a]) for a in axes if a in source.units},
+    )
+    output.write(lazy, provenance, runner, progress)
 
 
 _NGFF_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter"}

@@ -1,60 +1,23 @@
-"""Images larger than memory: the engine mapped over dask blocks, on threads,
-processes or a ``dask.distributed`` cluster.
+"""Where the blocks of a lazy result run: threads, processes or a ``dask.distributed`` cluster.
 
-:func:`enhance_dask` returns a lazy dask array; computing it (or storing it
-to Zarr block by block) never holds the whole image. Each block is read with
-a margin of the network's receptive-field radius (``dask.array.map_overlap``;
-no padding at the true image border), enhanced by the engine and trimmed, so
-the result equals the in-memory :func:`~napari_lowlight.enhance`:
-
-* block edges fall on multiples of the network's downsampling (and of the
-  tile size), so every block meets the pooling grid the whole image meets;
-  a thin last block is merged into its neighbour rather than read with a
-  margin wider than itself; a block with its margin is one network tile;
-* normalisation statistics are taken once, before any block runs, from a
-  regular subsample of the image of at most ``max_sample`` values (every
-  value below that, so then exactly the whole-image statistics), and every
-  block applies the same curve;
-* ``dtype`` and ``meta`` are given, so dask never probes the network with
-  empty arrays while building the graph.
-
-Where the blocks run
-    The graph carries a shipped weight set by *name and sha256* only, never
-    the network: each process loads it once (``weights.load_model`` is
-    cached per process) and checks that its file is the one the graph was
-    built with. On a cluster, :class:`ModelPlugin` (a
-    ``distributed.WorkerPlugin``) loads it when the worker joins and sizes
-    torch's thread pool so that workers x threads do not exceed the cores.
-    A custom ``torch.nn.Module`` (not a weight-set name) stays in the graph
-    and runs with the threads scheduler only. :class:`Runner` runs a lazy
-    result on ``"threads"``, ``"processes"`` or ``"distributed"`` (a
-    ``LocalCluster`` on this machine, or an existing cluster's scheduler
-    address) and reports progress per finished block; :func:`compute` and
-    :func:`store_zarr` are its one-call forms.
-
-Reading and writing
-    :func:`open_lazy` opens a Zarr array, an OME-Zarr image (a level of its
-    multiscale pyramid) or a TIFF (tifffile's ``aszarr``; contiguous
-    uncompressed TIFFs memory-mapped) as a dask array without reading pixels;
-    :func:`store_zarr` writes a result to Zarr block by block, with the
-    caller's attributes (provenance), under a temporary name renamed when
-    complete, so a failed run leaves nothing behind.
-
-This is an edge of the package (it imports dask, and ``distributed`` when it
-is installed); the core never imports it.
+:class:`Runner` runs a lazy result on ``"threads"``, ``"processes"`` or
+``"distributed"`` (a ``LocalCluster`` on this machine, or an existing
+cluster's scheduler address), computes it into memory or stores it to Zarr
+block by block, and reports progress per finished block; :func:`compute` and
+:func:`store_zarr` are its one-call forms. On a cluster, :class:`ModelPlugin`
+(a ``distributed.WorkerPlugin``) loads the weight sets when a worker joins and
+sizes torch's thread pool so that workers x threads do not exceed the cores
+(:func:`torch_threads_plan`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import dask
 import dask.array as da
@@ -63,8 +26,9 @@ import torch
 from dask.callbacks import Callback
 from dask.core import flatten
 
-from . import engine, normalize, region_job, tiling, weights
-from .engine import Progress
+from ..engine import Progress
+from .blocks import ModelRef, models_in
+from .files import _exists, _partial_name, _replace
 
 try:  # the cluster path is optional: ``pip install distributed``
     from distributed import WorkerPlugin as _WorkerPlugin
@@ -73,248 +37,6 @@ except ImportError:  # pragma: no cover - exercised only without distributed
 
 SCHEDULERS = ("threads", "processes", "distributed")
 PLUGIN_NAME = "napari-lowlight"
-_LOCAL_ONLY = (
-    "A custom torch Module (not a weight-set name) can only run with the threads scheduler: "
-    "it is not sent to other processes or cluster workers. Export it as a weight set "
-    "(napari_lowlight.training.train.export, then set NAPARI_LOWLIGHT_WEIGHTS_DIR on every worker) "
-    "and pass its name, or use scheduler='threads'."
-)
-
-
-# -- the network in the graph -------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelRef:
-    """A shipped weight set as the graph carries it: its name and checksum.
-
-    Each process (thread pool, process pool, cluster worker) loads the network
-    itself, once, and checks that its weight file is the one the graph was
-    built with.
-    """
-
-    name: str
-    sha256: str
-
-    def load(self) -> torch.nn.Module:
-        """The network, from this process's cache (loaded on first use).
-
-        Raises
-        ------
-        napari_lowlight.weights.WeightsError
-            If the set is not installed here, its file is damaged, or it is a
-            different file (another sha256) than the graph was built with.
-        """
-        net = weights.load_model(self.name)
-        if net.weights.sha256 != self.sha256:
-            raise weights.WeightsError(
-                f"Weights {self.name!r} here ({weights.weights_dir()}, sha256 {net.weights.sha256[:12]}...) "
-                f"differ from those the work was planned with (sha256 {self.sha256[:12]}...). Install the "
-                "same weight files on every worker."
-            )
-        return net
-
-
-class _LocalModule:
-    """A custom network held in the graph; it refuses to be pickled, so a
-    process or cluster scheduler fails with a clear message, not a hang."""
-
-    def __init__(self, net: torch.nn.Module):
-        self.net = net
-
-    def __reduce__(self):
-        raise TypeError(_LOCAL_ONLY)
-
-    def __dask_tokenize__(self):
-        return ("napari-lowlight-module", id(self.net))
-
-
-def _network(model: ModelRef | _LocalModule) -> torch.nn.Module:
-    """The network for one block: the worker plugin's copy on a cluster
-    worker, else this process's cached one."""
-    if isinstance(model, _LocalModule):
-        return model.net
-    if "distributed" in sys.modules:  # only a process that imported distributed can be a worker
-        from distributed import get_worker
-
-        try:
-            plugin = get_worker().plugins.get(PLUGIN_NAME)
-        except ValueError:  # not on a worker
-            plugin = None
-        if isinstance(plugin, ModelPlugin):
-            return plugin.model(model)
-    return model.load()
-
-
-class _BlockEnhancer:
-    """The function mapped over blocks: the engine on one block (with its
-    margin), the network looked up where the block runs."""
-
-    def __init__(self, model: ModelRef | _LocalModule, options: engine.EnhanceOptions, normalizer):
-        self.model = model
-        # The network is looked up per block; the options carry a placeholder.
-        self.options = dataclasses.replace(options, model="auto")
-        self.normalizer = normalizer
-
-    @property
-    def is_local(self) -> bool:
-        return isinstance(self.model, _LocalModule)
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        options = dataclasses.replace(self.options, model=_network(self.model))
-        # A block of a checked image may be narrow enough to look like colour: its layout is not re-checked.
-        return engine.EnhanceJob(block, options, normalizer=self.normalizer, check_layout=False).run()
-
-    def __dask_tokenize__(self):
-        return ("napari-lowlight-block", dask.base.tokenize(self.model, self.options, self.normalizer))
-
-
-def _model_in_graph(spec, net: torch.nn.Module, record: weights.Weights | None) -> ModelRef | _LocalModule:
-    """A weight set by name (and sha256) when ``net`` is a shipped one, else the module itself."""
-    if record is None:
-        return _LocalModule(net)
-    if not isinstance(spec, torch.nn.Module):
-        return ModelRef(record.name, record.sha256)
-    try:  # a module counts as shipped only if it is the cached, unmodified load of its record
-        shipped = weights.load_model(record.name) is net
-    except weights.WeightsError:
-        shipped = False
-    return ModelRef(record.name, record.sha256) if shipped else _LocalModule(net)
-
-
-# -- the lazy result ----------------------------------------------------------------------------
-
-
-def _positive_axis(channel_axis: int | None, ndim: int) -> int | None:
-    if channel_axis is None:
-        return None
-    if not -ndim <= channel_axis < ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for an image with {ndim} axes.")
-    return channel_axis % ndim
-
-
-def aligned_chunks(length: int, chunk: int, depth: int) -> tuple[int, ...]:
-    """Chunk sizes along one axis: ``chunk`` each (a multiple of the network's
-    downsampling), the last one merged into its neighbour when it is thinner
-    than ``depth``, so every block starts on a multiple of ``chunk``."""
-    sizes = [chunk] * (length // chunk) + ([length % chunk] if length % chunk else [])
-    if len(sizes) > 1 and sizes[-1] < depth:
-        sizes[-2:] = [sizes[-2] + sizes[-1]]
-    return tuple(sizes)
-
-
-def enhance_dask(
-    data,
-    options: engine.EnhanceOptions | None = None,
-    *,
-    max_sample: int = region_job.STATS_MAX_ELEMENTS,
-    **changes,
-) -> da.Array:
-    """Enhance an image of any size lazily, block by block.
-
-    Parameters
-    ----------
-    data : dask array or array_like
-        The image: a dask array (e.g. from :func:`open_lazy`), or anything
-        ``dask.array.from_array`` reads lazily (a Zarr array, a memory-mapped
-        or in-memory numpy array).
-    options : EnhanceOptions, optional
-        As for :func:`napari_lowlight.enhance`; keyword arguments change
-        single fields. ``tile_size`` also sets the block size (rounded up to
-        the network's downsampling). A weight-set ``model`` (a name, a
-        ``Weights`` record or the unmodified network ``load_model`` returned)
-        runs on any scheduler; a custom ``torch.nn.Module`` on threads only.
-    max_sample : int, optional
-        At most this many values are read to fix the normalisation statistics.
-
-    Returns
-    -------
-    dask.array.Array of float32
-        Same shape as ``data``, values in [0, 1], not computed yet. Compute
-        it with ``.compute()`` (dask's default scheduler), :func:`compute` or
-        :class:`Runner` (any scheduler, with progress), or store it with
-        :func:`store_zarr`.
-
-    Raises
-    ------
-    ValueError, TypeError, napari_lowlight.WeightsError
-        As :func:`napari_lowlight.enhance`, when the graph is built (before
-        any pixel is enhanced).
-    """
-    options = engine.EnhanceOptions.make(options, **changes)
-    array = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
-    axis = _positive_axis(options.channel_axis, array.ndim)
-    engine.check_channel_axis(array.shape, axis)
-    n_channels = 1 if axis is None else array.shape[axis]
-    net, record = engine.resolve_model(options.model, n_channels)
-    model = _model_in_graph(options.model, net, record)
-    options = dataclasses.replace(options, model=net, channel_axis=axis)
-    probe = engine.EnhanceJob(_placeholder(array, axis), options, check_layout=False)
-    normalizer = _normalizer(probe, array, axis, max_sample)
-
-    align = max(1, int(net.downsampling))
-    depth = tiling.round_up(net.receptive_field_radius, align)
-    chunk = max(tiling.round_up(probe.tile_size, align), depth)
-    plane = [a for a in range(array.ndim) if a != axis][-2:]
-    chunks = [
-        aligned_chunks(n, chunk, depth) if a in plane else (n if a == axis else array.chunks[a])
-        for a, n in enumerate(array.shape)
-    ]
-    array = array.rechunk(tuple(chunks))
-    # A block with its margins is at most chunk + 2 * depth wide (a merged last block is narrower):
-    # the engine runs it as one tile, so no second halo is computed inside the block.
-    block_options = dataclasses.replace(options, tile_size=chunk + 2 * depth)
-    return da.map_overlap(
-        _BlockEnhancer(model, block_options, normalizer),
-        array,
-        depth={a: depth if a in plane else 0 for a in range(array.ndim)},
-        boundary="none",
-        trim=True,
-        dtype=np.float32,
-        meta=np.empty((0,) * array.ndim, dtype=np.float32),
-        token="napari-lowlight-enhance",
-    )
-
-
-def _placeholder(array: da.Array, axis: int | None) -> np.ndarray:
-    # A zero-memory stand-in, small in the plane: the engine checks options and channels on it.
-    shape = [n if a == axis else min(n, 8) for a, n in enumerate(array.shape)]
-    return np.broadcast_to(np.zeros((), dtype=array.dtype), tuple(shape))
-
-
-def _normalizer(probe: engine.EnhanceJob, array: da.Array, axis: int | None, max_sample: int):
-    """The statistics every block shares, from a bounded regular subsample."""
-    if probe.normalization == "dtype":
-        return normalize.Normalizer("dtype")  # needs no pixel
-    return probe.statistics(region_job.subsample(array, axis, max_sample))
-
-
-def _enhancers(lazy: da.Array) -> list[_BlockEnhancer]:
-    """The block functions of :func:`enhance_dask` found in ``lazy``'s graph."""
-    found = []
-    for layer in getattr(lazy.__dask_graph__(), "layers", {}).values():
-        func = getattr(getattr(layer, "task", None), "func", None)
-        if isinstance(func, _BlockEnhancer):
-            found.append(func)
-    return found
-
-
-def models_in(lazy: da.Array) -> tuple[ModelRef, ...]:
-    """The weight sets a lazy result needs (what :class:`Runner` has every
-    cluster worker load before the first block).
-
-    Raises
-    ------
-    ValueError
-        If the graph holds a custom torch Module, which runs on threads only.
-    """
-    found = _enhancers(lazy)
-    if any(f.is_local for f in found):
-        raise ValueError(_LOCAL_ONLY)
-    return tuple(dict.fromkeys(f.model for f in found))
-
-
-# -- where the blocks run -----------------------------------------------------------------------
 
 
 def _cores() -> int:
@@ -757,30 +479,6 @@ def _regular_tail(lazy: da.Array) -> da.Array:
     return lazy if tuple(chunks) == lazy.chunks else lazy.rechunk(tuple(chunks))
 
 
-def _exists(path) -> bool:
-    text = os.fspath(path)
-    return "://" not in text and Path(text).exists()
-
-
-def _partial_name(path: str) -> str:
-    """A hidden sibling of ``path`` for the output while it is written."""
-    p = Path(path)
-    return str(p.with_name(f".{p.name}.partial-{os.getpid()}"))
-
-
-def _replace(partial: str, final: str, overwrite: bool) -> None:
-    """Move the finished output to ``final``, replacing what is there only with ``overwrite``."""
-    target = Path(final)
-    if target.exists() or target.is_symlink():
-        if not overwrite:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise FileExistsError(f"{final} appeared while it was written; the result was discarded.")
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    os.replace(partial, final)
-
 
 def compute(
     lazy: da.Array,
@@ -822,128 +520,3 @@ def store_zarr(
         return runner.store_zarr(lazy, path, attrs=attrs, overwrite=overwrite, progress=progress,
                                  dimension_names=dimension_names)
 
-
-# -- reading ------------------------------------------------------------------------------------
-
-TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8")
-
-
-def open_lazy(path, *, level: int = 0, chunks=None) -> da.Array:
-    """Open an image as a dask array without reading its pixels.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A Zarr array, an OME-Zarr image (a group with ``multiscales``
-        metadata, NGFF 0.4 or 0.5) or a group holding an array ``"0"``, or a
-        TIFF file (read through tifffile's ``aszarr``, strips or tiles at a
-        time; a contiguous uncompressed TIFF is memory-mapped).
-    level : int, optional
-        Pyramid level of an OME-Zarr or pyramidal TIFF; 0 is full resolution.
-    chunks : optional
-        Dask chunks; default the file's own (a TIFF's strips are grouped into
-        blocks of about 1024 rows).
-
-    Returns
-    -------
-    dask.array.Array
-        Readable by any scheduler: worker processes reopen the file.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If ``path`` is neither Zarr nor TIFF, or ``level`` does not exist.
-    """
-    text = os.fspath(path)
-    if "://" not in text and not Path(text).exists():
-        raise FileNotFoundError(f"No such file or folder: {text}")
-    if text.lower().endswith(TIFF_SUFFIXES):
-        source = TiffSource(text, level=level)
-        return da.from_array(
-            source, chunks=chunks or source.default_chunks, name=f"tiff-{dask.base.tokenize(source)}",
-            meta=np.empty((0,) * source.ndim, dtype=source.dtype),
-        )
-    return _open_zarr(text, level, chunks)
-
-
-def _open_zarr(text: str, level: int, chunks) -> da.Array:
-    import zarr
-
-    try:
-        node = zarr.open(text, mode="r")
-    except (FileNotFoundError, ValueError, zarr.errors.BaseZarrError) as err:
-        raise ValueError(f"{text} is neither a Zarr array nor a TIFF file: {err}") from None
-    if isinstance(node, zarr.Group):
-        attrs = node.attrs.asdict()
-        multiscales = attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
-        if multiscales:
-            paths = [d["path"] for d in multiscales[0]["datasets"]]
-        else:
-            paths = sorted((k for k in node.array_keys()), key=lambda k: (not k.isdigit(), k.zfill(8)))
-        if not paths:
-            raise ValueError(f"The Zarr group {text} holds no image array.")
-        if not 0 <= level < len(paths):
-            raise ValueError(f"{text} has levels 0..{len(paths) - 1}, not {level}.")
-        node = node[paths[level]]
-    elif level != 0:
-        raise ValueError(f"{text} is a single Zarr array: it has level 0 only, not {level}.")
-    return da.from_zarr(node, chunks=chunks or node.chunks)
-
-
-class TiffSource:
-    """A TIFF image level as a lazily read array that pickles by path, so
-    process and cluster workers reopen the file instead of receiving pixels.
-
-    Parameters
-    ----------
-    path : str
-    series, level : int
-        tifffile's series and pyramid level.
-    """
-
-    def __init__(self, path: str, series: int = 0, level: int = 0):
-        import tifffile
-
-        self.path, self.series, self.level = os.fspath(path), series, level
-        with tifffile.TiffFile(self.path) as tif:
-            if not 0 <= series < len(tif.series):
-                raise ValueError(f"{self.path} has series 0..{len(tif.series) - 1}, not {series}.")
-            levels = tif.series[series].levels
-            if not 0 <= level < len(levels):
-                raise ValueError(f"{self.path} has levels 0..{len(levels) - 1}, not {level}.")
-            page = levels[level]
-            self.shape, self.dtype = tuple(page.shape), np.dtype(page.dtype)
-            self._mappable = page.dataoffset is not None
-        self.ndim = len(self.shape)
-        self._array = None
-        self._lock = threading.Lock()
-
-    @property
-    def default_chunks(self) -> tuple[int, ...]:
-        """Blocks of about 1024 rows and columns over the last two axes, one plane deep."""
-        return tuple(min(n, 1024) if a >= self.ndim - 2 else 1 for a, n in enumerate(self.shape))
-
-    def _open(self):
-        import tifffile
-        import zarr
-
-        with self._lock:
-            if self._array is None:
-                if self._mappable:
-                    self._array = tifffile.memmap(self.path, series=self.series, level=self.level, mode="r")
-                else:
-                    store = tifffile.imread(self.path, aszarr=True, series=self.series, level=self.level)
-                    self._array = zarr.open_array(store, mode="r")
-            return self._array
-
-    def __getitem__(self, index) -> np.ndarray:
-        return np.asarray(self._open()[index])
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.series, self.level))
-
-    def __dask_tokenize__(self):
-        stat = os.stat(self.path)
-        return ("napari-lowlight-tiff", self.path, self.series, self.level, stat.st_size, stat.st_mtime_ns)
