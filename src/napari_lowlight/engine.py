@@ -49,6 +49,21 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
+def positive_channel_axis(channel_axis: int | None, ndim: int) -> int | None:
+    """``channel_axis`` counted from the front (None stays None).
+
+    Raises
+    ------
+    ValueError
+        If the axis does not exist in an array of ``ndim`` axes.
+    """
+    if channel_axis is None:
+        return None
+    if not -ndim <= channel_axis < ndim:
+        raise ValueError(f"channel_axis={channel_axis} is out of range for an image with {ndim} axes.")
+    return channel_axis % ndim
+
+
 def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
     """A view of ``image`` with its channels on the last axis (a new one for grey)."""
     if channel_axis is None:

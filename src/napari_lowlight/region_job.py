@@ -70,14 +70,6 @@ def _levels(data) -> list:
     return [np.asarray(data)]
 
 
-def _positive_axis(channel_axis: int | None, ndim: int) -> int | None:
-    if channel_axis is None:
-        return None
-    if not -ndim <= channel_axis < ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for an image with {ndim} axes.")
-    return channel_axis % ndim
-
-
 def _with_channel(slices: tuple[slice, ...], channel_axis: int | None) -> tuple[slice, ...]:
     if channel_axis is None:
         return tuple(slices)
@@ -144,7 +136,7 @@ class RegionJob:
         self.data, self._levels = levels[0], levels
         ndim = len(self.data.shape)
         options = engine.EnhanceOptions.make(options, **changes)
-        self.channel_axis = _positive_axis(options.channel_axis, ndim)
+        self.channel_axis = engine.positive_channel_axis(options.channel_axis, ndim)
         engine.check_channel_axis(self.data.shape, self.channel_axis)
         self.shape = tuple(n for a, n in enumerate(self.data.shape) if a != self.channel_axis)
         n_channels = 1 if self.channel_axis is None else self.data.shape[self.channel_axis]

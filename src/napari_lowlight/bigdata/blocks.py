@@ -149,14 +149,6 @@ def _model_in_graph(spec, net: torch.nn.Module, record: weights.Weights | None) 
 # -- the lazy result ----------------------------------------------------------------------------
 
 
-def _positive_axis(channel_axis: int | None, ndim: int) -> int | None:
-    if channel_axis is None:
-        return None
-    if not -ndim <= channel_axis < ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for an image with {ndim} axes.")
-    return channel_axis % ndim
-
-
 def aligned_chunks(length: int, chunk: int, depth: int) -> tuple[int, ...]:
     """Chunk sizes along one axis: ``chunk`` each (a multiple of the network's
     downsampling), the last one merged into its neighbour when it is thinner
@@ -207,7 +199,7 @@ def enhance_dask(
     """
     options = engine.EnhanceOptions.make(options, **changes)
     array = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
-    axis = _positive_axis(options.channel_axis, array.ndim)
+    axis = engine.positive_channel_axis(options.channel_axis, array.ndim)
     engine.check_channel_axis(array.shape, axis)
     n_channels = 1 if axis is None else array.shape[axis]
     net, record = engine.resolve_model(options.model, n_channels)
