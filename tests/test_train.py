@@ -281,3 +281,149 @@ def test_train_only_must_name_a_part_of_the_network(tmp_path):
                       photo_sets=["CBSD68"], normalization={"mode": "auto-tone"}, train_only="tone_head")
     with pytest.raises(ValueError, match="tone_head"):
         train(cfg, root, tmp_path / "w", tmp_path / "r", quiet=True, device="cpu")
+
+
+# ---- noise-aware fluorescence (fluo-nl): FMD frames, synthetic noise, noise maps -------------
+
+
+def _fake_fmd(root, fields=("01", "02", "17"), size=96):
+    """A tiny FMD-like folder: a smooth clean field (gt) and 8 Poisson frames of it (raw)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    folder = root / "fmd-confocal-bpae-b"
+    (folder / "gt").mkdir(parents=True)
+    for f in fields:
+        clean = filters.gaussian(rng.random((size, size)) ** 6, 2)
+        clean = 200 * clean / clean.max() + 5
+        (folder / "raw" / f).mkdir(parents=True)
+        for k in range(8):
+            frame = np.clip(rng.poisson(clean / 4) * 4, 0, 255).astype(np.uint8)
+            Image.fromarray(frame).save(folder / "raw" / f / f"{k:02d}.png")
+        Image.fromarray(np.round(clean).astype(np.uint8)).save(folder / "gt" / f"{f}.png")
+    return root
+
+
+def test_fmd_fields_split_into_training_and_held_out(tmp_path):
+    from napari_lowlight.training import fluo_data
+
+    data = _fake_fmd(tmp_path)
+    train_fields = fluo_data.load_fmd(data, validation=False)
+    held_out = fluo_data.load_fmd(data, validation=True)
+    assert len(train_fields) == 2 and len(held_out) == 1  # field 17 is held out
+    frames, gt = held_out[0]
+    assert frames.shape == (8, 96, 96) and frames.dtype == np.uint8
+    assert gt.shape == (96, 96) and gt.dtype == np.float32
+
+
+def test_poisson_gaussian_noise_is_seeded_and_has_the_drawn_variance():
+    from napari_lowlight.training import fluo_data
+
+    clean = np.full((128, 128), 0.5, np.float32)
+    kw = {"photons": (50, 50), "read_noise": (0.05, 0.05), "read_fraction": 1.0}
+    a1 = fluo_data.poisson_gaussian(clean, np.random.default_rng(3), **kw)
+    a2 = fluo_data.poisson_gaussian(clean, np.random.default_rng(3), **kw)
+    noisy, a, b = a1
+    assert np.array_equal(noisy, a2[0]) and noisy.dtype == np.float32 and noisy.shape == clean.shape
+    assert a == pytest.approx(1 / 50) and b == pytest.approx(0.05**2)
+    assert abs(noisy.mean() - 0.5) < 0.01
+    assert noisy.var() == pytest.approx(a * 0.5 + b, rel=0.1)
+    # Nearly clean at the mild end of the range.
+    mild, _, _ = fluo_data.poisson_gaussian(clean, np.random.default_rng(0), photons=(30000, 30000),
+                                            read_fraction=0.0)
+    assert np.abs(mild - clean).max() < 0.05
+
+
+def _neighbour_correlation(x):
+    x = x - x.mean()
+    return max(float(np.mean(x[:, 1:] * x[:, :-1])), float(np.mean(x[1:] * x[:-1]))) / float(x.var())
+
+
+def test_correlated_noise_keeps_its_variance_and_correlates_neighbours():
+    from napari_lowlight.training import fluo_data
+
+    rng = np.random.default_rng(5)
+    clean = np.full((128, 128), 0.4, np.float32)
+    white, _, _ = fluo_data.poisson_gaussian(clean, np.random.default_rng(5), photons=(100, 100),
+                                             read_fraction=0.0, correlated_fraction=0.0)
+    assert abs(_neighbour_correlation(white)) < 0.05
+    for seed in range(4):
+        kernel = fluo_data.correlation_kernel(np.random.default_rng(seed))
+        assert np.sum(kernel**2) == pytest.approx(1.0)
+        noise_map = fluo_data.correlate(rng.standard_normal((256, 256)), kernel)
+        assert noise_map.var() == pytest.approx(1.0, rel=0.15)
+        assert _neighbour_correlation(noise_map) > 0.15
+    noisy, a, b = fluo_data.poisson_gaussian(clean, np.random.default_rng(2), photons=(100, 100),
+                                             read_fraction=0.0, correlated_fraction=1.0)
+    assert noisy.var() == pytest.approx(a * 0.4 + b, rel=0.2) and _neighbour_correlation(noisy) > 0.15
+
+
+def test_the_fluo_nl_sampler_gives_the_image_and_two_noise_maps(tmp_path):
+    from napari_lowlight import noise
+
+    data = _fake_fmd(_fake_w2s(tmp_path / "data"))
+    for source in ("fmd", "w2s", "synthetic"):
+        mix = {"fmd": 0.0, "w2s": 0.0, "synthetic": 0.0, source: 1.0}
+        sampler = datasets.PairSampler("fluo-nl", data, 32, fluo_mix=mix)
+        x, y = sampler.batch(np.random.default_rng(0), 3)
+        again = sampler.batch(np.random.default_rng(0), 3)
+        assert np.array_equal(x, again[0]) and np.array_equal(y, again[1])
+        assert x.shape == (3, 1 + noise.MAPS, 32, 32) and y.shape == (3, 1, 32, 32)
+        assert x.dtype == np.float32 and y.dtype == np.float32
+        for maps in x[:, 1:]:  # constant per sample, >= 0, not all zero for noisy inputs
+            assert np.all(maps == maps[:, :1, :1]) and np.all(maps >= 0)
+        assert x[:, 1:].max() > 0
+        # Normalised as the engine does: about [0, 1] for the input, the target on its scale.
+        assert x[:, 0].min() > -0.5 and x[:, 0].max() < 2.5 and y.min() > -0.5 and y.max() < 2.5
+
+
+def test_fluo_nl_validation_pairs_carry_the_maps(tmp_path):
+    from napari_lowlight import noise
+    from napari_lowlight.training import fluo_data
+
+    data = _fake_fmd(_fake_w2s(tmp_path / "data"))
+    pairs = datasets.validation_pairs("fluo-nl", data)
+    assert len(pairs) == 1 + len(fluo_data.FMD_LEVELS)  # W2S field 071, FMD field 17 at four levels
+    for x, y in pairs:
+        assert x.shape[0] == 1 + noise.MAPS and y.shape[0] == 1 and x.shape[1:] == y.shape[1:]
+    # More frames averaged: a lower noise estimate.
+    shot = [x[2, 0, 0] for x, _ in pairs[1:]]
+    assert shot[0] > shot[-1]
+
+
+def test_a_noise_aware_network_starts_from_the_same_network_without_maps():
+    import torch
+
+    from napari_lowlight import models
+    from napari_lowlight.training.train import widen_inputs
+
+    torch.manual_seed(0)
+    old = models.build("llunet3", 1, 1)
+    new = widen_inputs(old, "llunet3-nl", 1)
+    x = torch.rand(1, 1, 32, 32)
+    maps = torch.full((1, 2, 32, 32), 0.3)
+    with torch.no_grad():
+        assert torch.equal(new(torch.cat([x, maps], 1)), old(x))
+
+
+def test_the_fmd_suite_scores_each_noise_level(tmp_path):
+    from napari_lowlight.training import evaluate
+
+    data = _fake_fmd(tmp_path)
+    cases = evaluate.load_cases("fmd", data)
+    assert [c.group for c in cases] == ["avg1", "avg2", "avg4", "avg8"]
+    rows = evaluate.evaluate("fmd", cases[:4], (), progress=lambda _: None, classical=False)
+    assert rows == []
+    row = evaluate.Row("x", psnr=[1, 2, 3, 4], ssim=[0.1, 0.2, 0.3, 0.4], groups=[c.group for c in cases])
+    assert row.by_group()["avg4"] == (3, pytest.approx(0.3))
+    assert "avg8 PSNR / SSIM" in evaluate.level_table([row])
+
+
+@pytest.mark.slow
+def test_a_noise_aware_network_trains_a_few_steps(tmp_path):
+    data = _fake_fmd(_fake_w2s(tmp_path / "data"))
+    cfg = TrainConfig(name="t", arch="llunet3-nl", domain="fluo-nl", channels=1, steps=2, batch=2, patch=96,
+                      val_every=2)
+    record = train(cfg, data, tmp_path / "out", tmp_path / "run", quiet=True, device="cpu")
+    assert record.arch == "llunet3-nl" and record.in_channels == 1
+    assert weights.build_from_record(record, folder=tmp_path / "out").noise_channels == 2

@@ -14,6 +14,9 @@ $PY scripts/fits/fit_exposure.py "$DATA" | tee docs/results/exposure.md
 # The auto-tone fit, written into the same file, and its held-out error.
 $PY scripts/fits/fit_tone.py "$DATA" | tee docs/results/tone.md
 $CLI evaluate --suite fluo --data "$DATA" --contact-sheet docs/results/fluo.png --record | tee docs/results/fluo.md
+# Every FMD noise level (held-out fields 17-18), the new and the W2S-only fluo, and the gallery.
+$CLI evaluate --suite fmd --data "$DATA" --models fluo-w2s,fluo --record | tee docs/results/fluo-fmd-table.md
+$PY scripts/tools/fluo_levels_gallery.py --data "$DATA"
 for suite in photo photo-gamma; do
   # Centre 256 px crops of Kodak24: colour BM3D takes about a minute per whole image here.
   $CLI evaluate --suite $suite --data "$DATA" --crop 256 --contact-sheet docs/results/$suite.png --record \

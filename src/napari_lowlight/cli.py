@@ -248,7 +248,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     _start_torch()
     from .training import evaluate
     cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit)
-    default = "fluo" if args.suite == "fluo" else "photo"
+    default = "fluo" if args.suite in ("fluo", "fmd") else "photo"
     models = tuple(args.models.split(",")) if args.models else ("llcnn-paper", default)
     print(f"suite {args.suite}: {len(cases)} images" + (f", centre {args.crop} px" if args.crop else ""))
     rows = evaluate.evaluate(args.suite, cases, models, classical=not args.no_classical)
@@ -345,9 +345,9 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set",
                        **kw)
-    v.add_argument("--suite", required=True, choices=["fluo", "photo", "photo-gamma"],
-                   help="fluo: W2S fields 071-080; photo: Kodak24 darkened physically; "
-                        "photo-gamma: Kodak24 by LLCNN's gamma protocol")
+    v.add_argument("--suite", required=True, choices=["fluo", "fmd", "photo", "photo-gamma"],
+                   help="fluo: W2S fields 071-080; fmd: FMD confocal fields 17-18 at 1/2/4/8 frames; "
+                        "photo: Kodak24 darkened physically; photo-gamma: Kodak24 by LLCNN's gamma protocol")
     v.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
     v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")

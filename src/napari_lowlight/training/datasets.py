@@ -5,6 +5,9 @@ way the engine normalises images at inference.
 001-070 train, 071-080 validation) mixed with synthetic Poisson-Gaussian
 noise on the clean (400-frame average) images of the training fields.
 
+``fluo-nl``: noise-aware fluorescence (FMD confocal, W2S and synthetic noise, with
+two noise maps beside the image): see :mod:`.fluo_data`.
+
 ``photo``: clean photos (``DIR/natural/CBSD68``, ``DIR/natural/Train400`` as
 grey-as-RGB, and colour images that ship with scikit-image) darkened by the
 physical low-light model or LLCNN's gamma protocol (70% and 30% unless the
@@ -19,7 +22,7 @@ import numpy as np
 from skimage import io
 
 from .. import normalize, tone_head
-from . import degrade
+from . import degrade, fluo_data
 
 FLUO_VAL_FIELDS = range(71, 81)
 _SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "retina", "immunohistochemistry")
@@ -103,21 +106,27 @@ class PairSampler:
         exposure: tuple[float, float] = (0.02, 0.2),
         gamma: tuple[float, float] = (2.0, 5.0),
         undarkened: float = 0.0,
+        fluo_mix: dict | None = None,
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
         self.physical = physical_fraction
         self.exposure, self.gamma = exposure, gamma  # ranges of the two darkenings
         self.undarkened = undarkened
-        if domain == "fluo":
+        self.noise_aware = None
+        if domain == "fluo-nl":  # noise-aware: inputs carry the two noise maps (fluo_data)
+            self.noise_aware = fluo_data.FluoNoiseSampler(root, patch, fluo_mix)
+        elif domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
         elif domain == "photo":
             photos = load_photos(root, validation=False, sets=tuple(photo_sets))
             self.clean = [im for im in photos if min(im.shape[:2]) >= patch]
         else:
-            raise ValueError(f"Unknown domain {domain!r}; use 'fluo' or 'photo'.")
+            raise ValueError(f"Unknown domain {domain!r}; use 'fluo', 'fluo-nl' or 'photo'.")
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.noise_aware is not None:
+            return self.noise_aware.sample(rng)
         context = 2 * self.patch
         if self.domain == "fluo":
             i = int(rng.integers(len(self.high)))
@@ -166,6 +175,8 @@ def validation_pairs(
     """Fixed validation pairs (input, target), channels first, centre crops of
     ``size`` from whole images degraded and normalised like at inference
     (photos with ``photo_normalization``, the model's mode)."""
+    if domain == "fluo-nl":
+        return fluo_data.validation_pairs(root)  # 160 px crops: 38 of them
     rng = np.random.default_rng(seed)
     pairs = []
     if domain == "fluo":

@@ -1,4 +1,4 @@
-"""``napari-lowlight evaluate --suite fluo|photo|photo-gamma --data DIR``.
+"""``napari-lowlight evaluate --suite fluo|fmd|photo|photo-gamma --data DIR``.
 
 One table, every row computed in the same run on the same images: the raw
 input, CLAHE, non-local means, brighten-then-NLM, brighten-then-BM3D,
@@ -9,6 +9,9 @@ Scoring
 ``fluo`` (CSBDeep's convention): the target is normalised by its (0.1, 99.9)
 percentiles and every prediction is fitted to it by least squares (a*x + b)
 before PSNR/SSIM, data range 1. Inputs are W2S validation fields 071-080.
+``fmd``: the held-out FMD confocal fields (17, 18) at four real noise levels
+(the mean of the first 1, 2, 4 or 8 raw frames) against the 50-frame average,
+scored as ``fluo``; :func:`level_table` reports each level.
 ``photo``: Kodak24 darkened by the physical low-light model (seeded), scored
 against the clean image, data range 1, with no rescaling. The "GT-mean"
 columns (prediction scaled so its mean matches the target's, as low-light
@@ -30,7 +33,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from .. import normalize
 from . import datasets, degrade
 
-SUITES = ("fluo", "photo", "photo-gamma")
+SUITES = ("fluo", "fmd", "photo", "photo-gamma")
+DEFAULT_MODELS = {"fluo": "fluo", "fmd": "fluo", "photo": "photo", "photo-gamma": "photo"}
+CSBDEEP_SUITES = ("fluo", "fmd")  # percentile-normalised target, affine fit of the prediction
+# The classical rows of each suite (None: all of them).
+CLASSICAL_ROWS = {"fmd": ("raw input", "non-local means", "BM3D", "brighten + BM3D")}
 
 
 @dataclass
@@ -38,7 +45,8 @@ class Case:
     """One evaluation image: what the user has (``raw``, original dtype) and the truth."""
 
     raw: np.ndarray
-    target: np.ndarray  # float in [0, 1] (photo) or percentile-normalised (fluo)
+    target: np.ndarray  # float in [0, 1] (photo) or percentile-normalised (fluo, fmd)
+    group: str = ""  # fmd: the noise level ("avg1" .. "avg8")
 
 
 @dataclass
@@ -51,6 +59,14 @@ class Row:
     seconds: float = 0.0
     megapixels: float = 0.0
     outputs: list[np.ndarray] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # each case's group (fmd: its noise level)
+
+    def by_group(self) -> dict[str, tuple[float, float]]:
+        """Mean (PSNR, SSIM) of each group, in the order the groups first appear."""
+        groups = list(dict.fromkeys(self.groups))
+        pick = {g: [i for i, h in enumerate(self.groups) if h == g] for g in groups}
+        return {g: (float(np.mean([self.psnr[i] for i in ix])), float(np.mean([self.ssim[i] for i in ix])))
+                for g, ix in pick.items()}
 
 
 def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0) -> list[Case]:
@@ -65,6 +81,15 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
             high = datasets.centre_crop(io.imread(p.parent.parent / "high" / p.name), crop).astype(np.float32)
             lo, hi = np.percentile(high, [0.1, 99.9])
             cases.append(Case(raw, (high - lo) / (hi - lo)))
+    elif suite == "fmd":
+        from .fluo_data import FMD_LEVELS, load_fmd
+
+        for frames, gt in load_fmd(data, validation=True):
+            gt = datasets.centre_crop(gt, crop)
+            lo, hi = np.percentile(gt, [0.1, 99.9])
+            for n in FMD_LEVELS:
+                raw = datasets.centre_crop(frames[:n].astype(np.float32).mean(axis=0), crop)
+                cases.append(Case(raw, (gt - lo) / (hi - lo), group=f"avg{n}"))
     elif suite in ("photo", "photo-gamma"):
         rng = np.random.default_rng(seed)
         for clean in datasets.load_photos(data, validation=True):
@@ -75,7 +100,8 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
     else:
         raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
     if not cases:
-        where = "w2s-train/low/*.tif (fields 071-080)" if suite == "fluo" else "natural/Kodak24"
+        where = {"fluo": "w2s-train/low/*.tif (fields 071-080)", "fmd": "fmd-confocal-bpae-b (fields 17, 18)"}
+        where = where.get(suite, "natural/Kodak24")
         raise FileNotFoundError(f"No validation images for suite {suite!r} in {data}: expected {where}.")
     return cases[:limit] if limit else cases
 
@@ -86,7 +112,7 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
 def _unit(raw: np.ndarray, suite: str) -> np.ndarray:
     """What a user would feed a classical filter: percentile-normalised
     fluorescence, or the photo in [0, 1]; clipped to [0, 1]."""
-    mode = "percentile" if suite == "fluo" else "dtype"
+    mode = "percentile" if suite in CSBDEEP_SUITES else "dtype"
     x = normalize.normalize(raw[..., None] if raw.ndim == 2 else raw, mode)
     return np.clip(x[..., 0] if raw.ndim == 2 else x, 0, 1)
 
@@ -94,7 +120,7 @@ def _unit(raw: np.ndarray, suite: str) -> np.ndarray:
 def _brighten(x: np.ndarray, suite: str) -> np.ndarray:
     """Fluorescence: a gamma that puts the mean at 0.4. Photos: exposure
     correction in linear light to a mean of 0.18."""
-    if suite == "fluo":
+    if suite in CSBDEEP_SUITES:
         m = float(np.clip(x.mean(), 1e-4, 0.999))
         return x ** (np.log(0.4) / np.log(m))
     return np.clip(normalize.normalize(x, "exposure"), 0, 1)
@@ -123,7 +149,7 @@ def methods(
 
     def network(name):
         def run(raw):
-            if suite == "fluo" and name == "llcnn-paper":
+            if suite in CSBDEEP_SUITES and name == "llcnn-paper":
                 # A 3-channel photo network: feed the grey image as RGB, average the output.
                 rgb = np.repeat(_unit(raw, suite)[..., None], 3, axis=-1)
                 return enhance(rgb, model=name, channel_axis=-1).mean(axis=-1)
@@ -136,8 +162,11 @@ def methods(
         "CLAHE": lambda raw: exposure.equalize_adapthist(_unit(raw, suite)),
         "non-local means": lambda raw: _nlm(_unit(raw, suite)),
         "brighten + non-local means": lambda raw: _nlm(_brighten(_unit(raw, suite), suite)),
+        "BM3D": lambda raw: _bm3d(_unit(raw, suite)),
         "brighten + BM3D": lambda raw: _bm3d(_brighten(_unit(raw, suite), suite)),
     }
+    keep = CLASSICAL_ROWS.get(suite, tuple(k for k in table if k != "BM3D"))
+    table = {k: v for k, v in table.items() if k in keep}
     for name in models:
         table[f"{name} (ours)" if name != "llcnn-paper" else name] = network(name)
     return table
@@ -154,7 +183,7 @@ def fit_least_squares(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def score(pred: np.ndarray, target: np.ndarray, suite: str) -> tuple[float, float]:
-    if suite == "fluo":
+    if suite in CSBDEEP_SUITES:
         pred = fit_least_squares(pred, target)
     pred, target = pred.astype(np.float64), target.astype(np.float64)
     axis = -1 if target.ndim == 3 else None
@@ -182,23 +211,38 @@ def evaluate(
             row.megapixels += case.raw.shape[0] * case.raw.shape[1] / 1e6
             p, s = score(pred, case.target, suite)
             row.psnr.append(p), row.ssim.append(s)
-            if suite != "fluo":
+            if suite not in CSBDEEP_SUITES:
                 p, s = score(gt_mean(pred, case.target), case.target, suite)
                 row.psnr_gt_mean.append(p), row.ssim_gt_mean.append(s)
             row.outputs.append(pred)
+            row.groups.append(case.group)
         progress(f"  {name}: {np.mean(row.psnr):.2f} dB, {np.mean(row.ssim):.3f}")
         rows.append(row)
     return rows
 
 
 def table(rows: list[Row], suite: str) -> str:
-    gt = suite != "fluo"
+    if suite == "fmd":
+        return level_table(rows)
+    gt = suite not in CSBDEEP_SUITES
     head = "| method | PSNR (dB) | SSIM |" + (" PSNR GT-mean | SSIM GT-mean |" if gt else "") + " Mpx/s |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         cells = [r.name, f"{np.mean(r.psnr):.2f}", f"{np.mean(r.ssim):.3f}"]
         if gt:
             cells += [f"{np.mean(r.psnr_gt_mean):.2f}", f"{np.mean(r.ssim_gt_mean):.3f}"]
+        cells.append(f"{r.megapixels / r.seconds:.3g}" if r.seconds else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def level_table(rows: list[Row]) -> str:
+    """One column of PSNR / SSIM per group (noise level), then the speed."""
+    groups = list(rows[0].by_group())
+    head = "| method | " + " | ".join(f"{g} PSNR / SSIM" for g in groups) + " | Mpx/s |"
+    lines = [head, "|" + "---|" * (len(groups) + 2)]
+    for r in rows:
+        cells = [r.name] + [f"{p:.2f} / {s:.3f}" for p, s in r.by_group().values()]
         cells.append(f"{r.megapixels / r.seconds:.3g}" if r.seconds else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -223,7 +267,7 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
     for i in range(n):
         panels = [(title, r.outputs[i]) for title, r in columns] + [("target", cases[i].target)]
         for ax, (title, img) in zip(axes[i], panels, strict=False):
-            if suite == "fluo":
+            if suite in CSBDEEP_SUITES:
                 img = fit_least_squares(img, cases[i].target) if title != "target" else img
             ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_title(title, fontsize=9)
@@ -241,10 +285,10 @@ def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> lis
     from .records import set_metrics
 
     installed = weights.available_weights()
-    best_classical = max(
-        (r for r in rows if r.name != "raw input" and r.name.split(" ")[0] not in installed),
-        key=lambda r: np.mean(r.psnr),
-    )
+    classical = [r for r in rows if r.name != "raw input" and r.name.split(" ")[0] not in installed]
+    if not classical:
+        raise ValueError("Recording compares with the classical filters: evaluate them too.")
+    best_classical = max(classical, key=lambda r: np.mean(r.psnr))
     updated = []
     for row in rows:
         name = row.name.split(" ")[0]
@@ -260,6 +304,12 @@ def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> lis
             "best_classical": best_classical.name,
             "best_classical_psnr": round(float(np.mean(best_classical.psnr)), 2),
         }
+        if suite == "fmd":  # each level, and the best classical row at each
+            best = {g: max(p for c in classical for h, (p, _) in c.by_group().items() if h == g)
+                    for g in row.by_group()}
+            entry["levels"] = {g: {"psnr": round(p, 2), "ssim": round(q, 3),
+                                   "best_classical_psnr": round(best[g], 2)}
+                               for g, (p, q) in row.by_group().items()}
         if row.psnr_gt_mean:
             entry["psnr_gt_mean"] = round(float(np.mean(row.psnr_gt_mean)), 2)
             entry["ssim_gt_mean"] = round(float(np.mean(row.ssim_gt_mean)), 3)

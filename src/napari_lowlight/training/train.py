@@ -68,6 +68,8 @@ class TrainConfig:
     undarkened_fraction: float = 0.0  # photo: share of photos at full exposure (photon noise only)
     train_only: str = ""  # train this submodule alone (e.g. "tone_head"), the rest frozen as loaded from init
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
+    # fluo-nl: shares of the sources and the synthetic noise's ranges (see training.fluo_data)
+    fluo_mix: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
@@ -134,11 +136,39 @@ def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
     import json
 
     record = weights.Weights(**json.loads((out / f"{cfg.init}.json").read_text()))
+    if record.arch == WARM_STARTS.get(cfg.arch) and record.in_channels == cfg.channels:
+        return widen_inputs(weights.build_from_record(record, folder=out), cfg.arch, cfg.channels)
     if record.arch != cfg.arch or record.in_channels != cfg.channels:
         raise ValueError(
             f"init {cfg.init!r} is a {record.arch} with {record.in_channels} channels, not {cfg.arch}."
         )
     return weights.build_from_record(record, folder=out)
+
+
+# The domain a record names (what it enhances) when the sampler's domain is a variant of it.
+RECORD_DOMAIN = {"fluo-nl": "fluo"}
+
+# A noise-aware architecture may start from the trained weights of the same network without
+# the noise maps: the first convolution gains input channels whose weights start at zero, so
+# the start computes exactly what the loaded network computes.
+WARM_STARTS = {"llunet3-nl": "llunet3"}
+
+
+def widen_inputs(source: torch.nn.Module, arch: str, channels: int) -> torch.nn.Module:
+    """A new ``arch`` network holding ``source``'s weights, extra input channels zero."""
+    net = models.build(arch, channels, channels)
+    state = net.state_dict()
+    for key, value in source.state_dict().items():
+        target = state[key]
+        if value.shape == target.shape:
+            target.copy_(value)
+        elif value.dim() == 4 and value.shape[0] == target.shape[0] and value.shape[2:] == target.shape[2:]:
+            target.zero_()
+            target[:, : value.shape[1]] = value
+        else:
+            raise ValueError(f"{key}: cannot widen {tuple(value.shape)} to {tuple(target.shape)}.")
+    net.load_state_dict(state)
+    return net
 
 
 _SAMPLER: datasets.PairSampler | None = None  # each worker process's copy
@@ -299,6 +329,7 @@ def train(
         cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets,
         photo_normalization=mode, physical_fraction=cfg.physical_fraction,
         exposure=tuple(cfg.photo_exposure), gamma=tuple(cfg.photo_gamma), undarkened=cfg.undarkened_fraction,
+        fluo_mix=dict(cfg.fluo_mix),
     )
     val_pairs = [
         [torch.from_numpy(a).to(dev) for a in pair]
@@ -371,7 +402,7 @@ def export(
         arch=cfg.arch,
         in_channels=cfg.channels,
         out_channels=cfg.channels,
-        domain=cfg.domain,
+        domain=RECORD_DOMAIN.get(cfg.domain, cfg.domain),
         normalization=cfg.normalization,
         file=path.name,
         sha256=weights.sha256sum(path),
