@@ -105,3 +105,16 @@ def test_each_channel_gets_its_own_noise_level(aware_net):
     job.run()
     noisy, mild = job.noise_levels
     assert noisy.sigma(0.5) > 2 * mild.sigma(0.5)
+
+
+def test_strength_smooths_more_as_it_grows_with_the_shipped_fluo():
+    # The shipped fluo was trained on exact noise levels so that it trusts the maps
+    # (docs/results/strength.md): lower strength keeps more texture, higher smooths more.
+    rng = np.random.default_rng(7)
+    noisy = rng.poisson(_clean("cell") * 20 + 1).astype(np.float32)
+
+    def total_variation(image):
+        return np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean()
+
+    variation = [total_variation(enhance(noisy, model="fluo", strength=s)) for s in (0.5, 1.0, 2.0)]
+    assert variation[0] > variation[1] > variation[2], variation

@@ -377,6 +377,36 @@ def test_the_fluo_nl_sampler_gives_the_image_and_two_noise_maps(tmp_path):
         assert x[:, 0].min() > -0.5 and x[:, 0].max() < 2.5 and y.min() > -0.5 and y.max() < 2.5
 
 
+def test_true_maps_give_the_synthetic_noise_its_known_level(tmp_path):
+    """``fluo_mix.true_maps``: the maps of a synthetic sample are sqrt(b'), sqrt(a') of the noise as
+    generated, seen through the input's normalisation; they predict the noise's variance."""
+    from napari_lowlight import noise
+    from napari_lowlight.training import fluo_data
+
+    data = _fake_fmd(_fake_w2s(tmp_path / "data"))
+    mix = {"fmd": 0.0, "w2s": 0.0, "synthetic": 1.0, "photons": [40.0, 40.0], "read_noise": [0.03, 0.03],
+           "correlated": 0.0, "true_maps": True}
+    sampler = datasets.PairSampler("fluo-nl", data, 48, fluo_mix=mix)
+    x, y = sampler.batch(np.random.default_rng(0), 24)
+    sqrt_b, sqrt_a = x[:, 1, 0, 0], x[:, 2, 0, 0]
+    predicted = np.maximum(sqrt_a[:, None, None] ** 2 * y[:, 0] + sqrt_b[:, None, None] ** 2, 0).mean()
+    assert abs(((x[:, 0] - y[:, 0]) ** 2).mean() / predicted - 1) < 0.05
+    # The algebra: n = 40 photons, sigma = 0.03 through x' = (x - lo) / d.
+    level = fluo_data.normalised_level(1 / 40, 0.03**2, lo=0.1, d=0.8)
+    assert np.allclose(level.maps(), [np.sqrt((0.1 / 40 + 0.03**2) / 0.8**2), np.sqrt(1 / (40 * 0.8))])
+    # A pair's own noise, fitted back within a few %.
+    rng = np.random.default_rng(1)
+    clean = np.tile(np.linspace(0, 1, 512), (512, 1))
+    noisy, a, b = fluo_data.poisson_gaussian(clean, rng, photons=(40, 40), read_noise=(0.1, 0.1),
+                                             read_fraction=1.0)
+    fitted = fluo_data.pair_level(noisy, clean)
+    assert np.allclose(fitted.maps(), noise.NoiseLevel(a, b).maps(), rtol=0.05)
+    # Off by default: the maps are the estimate.
+    mix["true_maps"] = False
+    estimated = datasets.PairSampler("fluo-nl", data, 48, fluo_mix=mix).batch(np.random.default_rng(0), 24)[0]
+    assert np.array_equal(estimated[:, 0], x[:, 0]) and not np.array_equal(estimated[:, 1:], x[:, 1:])
+
+
 def test_fluo_nl_validation_pairs_carry_the_maps(tmp_path):
     from napari_lowlight import noise
     from napari_lowlight.training import fluo_data

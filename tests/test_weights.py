@@ -7,7 +7,7 @@ import torch
 from napari_lowlight import enhance, load_model, models, weights
 from napari_lowlight.training.train import TrainConfig, export
 
-SHIPPED = ("fluo", "fluo-w2s", "photo", "photo-ridge", "llcnn-paper")
+SHIPPED = ("fluo", "fluo-finetune", "fluo-w2s", "photo", "photo-ridge", "llcnn-paper")
 
 
 @pytest.fixture

@@ -22,6 +22,14 @@ Normalisation, as the engine does it
     normalised noisy crop with :func:`napari_lowlight.noise.estimate` (the
     engine estimates it once on the whole normalised image) and appended as
     two constant maps by :func:`napari_lowlight.noise.condition`.
+
+True maps (``fluo_mix.true_maps = true``; off by default)
+    FFDNet's recipe: the maps carry the noise level the sample really has, so
+    the network learns to trust them (the ``strength`` control then works).
+    Synthetic samples get the exact level (:func:`normalised_level`: the
+    generated ``a * x + b`` in the normalised units); FMD samples the level
+    fitted from the pair itself (:func:`pair_level`); W2S keeps the estimate.
+    Validation stays estimated, as the engine runs.
 """
 
 from __future__ import annotations
@@ -151,6 +159,28 @@ def normalise_pair(noisy: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np
         np.asarray(clean, np.float32)[..., None])[..., 0]
 
 
+def normalised_level(a: float, b: float, lo: float, d: float) -> noise.NoiseLevel:
+    """Noise of variance ``a * x + b`` seen through ``x' = (x - lo) / d``: at the true normalised
+    value ``x'`` the variance is ``a / d * x' + (a * lo + b) / d**2`` (the offset kept >= 0)."""
+    d = float(d) if d > 0 else 1.0
+    return noise.NoiseLevel(float(a) / d, max(float(a) * float(lo) + float(b), 0.0) / d**2)
+
+
+def pair_level(noisy: np.ndarray, reference: np.ndarray, reference_ratio: float = 0.0,
+               bins: int = noise.BINS) -> noise.NoiseLevel:
+    """The noise of ``noisy`` fitted from a (normalised) pair: the variance of ``noisy - reference``
+    in equal-count bins of the reference, a least-squares ``a * x + b`` (a, b >= 0). The
+    reference's own noise (``reference_ratio`` times the noisy image's variance, e.g. ``n / 50``
+    for the mean of n frames against a 50-frame average) is taken out."""
+    diff = (np.asarray(noisy, np.float64) - np.asarray(reference, np.float64)).ravel()
+    ref = np.asarray(reference, np.float64).ravel()
+    groups = [g for g in np.array_split(np.argsort(ref, kind="stable"), min(bins, max(1, ref.size // 50)))
+              if len(g) > 1]
+    level = np.array([ref[g].mean() for g in groups])
+    variance = np.array([diff[g].var() for g in groups]) / (1.0 + reference_ratio)
+    return noise._fit_line(level, variance, np.array([len(g) for g in groups], dtype=float))
+
+
 def conditioned(noisy: np.ndarray, level: noise.NoiseLevel) -> np.ndarray:
     """(3, H, W): the normalised image and its two noise maps."""
     return noise.condition(noisy[None, None].astype(np.float32), level)[0]
@@ -171,6 +201,7 @@ class FluoNoiseSampler:
         self.photons = tuple(self.mix.pop("photons", (1.0, 30000.0)))
         self.read_noise = tuple(self.mix.pop("read_noise", (1e-3, 0.1)))
         self.correlated = float(self.mix.pop("correlated", 0.3))
+        self.true_maps = bool(self.mix.pop("true_maps", False))
         unknown = set(self.mix) - set(DEFAULT_MIX)
         if unknown:
             raise ValueError(f"fluo_mix: unknown key(s) {sorted(unknown)}.")
@@ -187,6 +218,11 @@ class FluoNoiseSampler:
 
     def context_pair(self, rng: np.random.Generator, source: str) -> tuple[np.ndarray, np.ndarray]:
         """A noisy and clean context crop (twice the patch), not yet normalised."""
+        return self._context(rng, source)[:2]
+
+    def _context(self, rng: np.random.Generator, source: str):
+        """(noisy, clean, known): ``known`` is the synthetic noise's (a, b) in the clean image's
+        units, the number of averaged frames for FMD, None for W2S."""
         context = 2 * self.patch
         if source == "fmd":
             frames, gt = self.fmd[int(rng.integers(len(self.fmd)))]
@@ -194,21 +230,32 @@ class FluoNoiseSampler:
             frames, gt = _crop(rng, c, frames, gt)
             n = int(rng.integers(1, len(frames) + 1))
             pick = np.sort(rng.choice(len(frames), n, replace=False))
-            return frames[pick].astype(np.float32).mean(axis=0), gt
+            return frames[pick].astype(np.float32).mean(axis=0), gt, n
         if source == "w2s":
             low, high = self.w2s[int(rng.integers(len(self.w2s)))]
-            return tuple(_crop(rng, min(context, *low.shape), low.astype(np.float32), high))
+            return (*_crop(rng, min(context, *low.shape), low.astype(np.float32), high), None)
         image = self.clean[int(rng.integers(len(self.clean)))]
         (clean,) = _crop(rng, min(context, *image.shape), image)
-        noisy, _, _ = poisson_gaussian(clean, rng, self.photons, self.read_noise,
+        noisy, a, b = poisson_gaussian(clean, rng, self.photons, self.read_noise,
                                        correlated_fraction=self.correlated)
-        return noisy, clean
+        return noisy, clean, (a, b)
+
+    def level(self, source: str, noisy: np.ndarray, clean: np.ndarray, known, lo: float, d: float):
+        """The noise level the maps carry for a normalised context crop (see the module notes)."""
+        if self.true_maps and source == "synthetic":
+            return normalised_level(*known, lo, d)
+        if self.true_maps and source == "fmd":
+            return pair_level(noisy, clean, reference_ratio=known / 50.0)
+        return noise.estimate(noisy)
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         source = self.sources[min(int(np.searchsorted(np.cumsum(self.shares), rng.random())),
                                   len(self.sources) - 1)]
-        noisy, clean = normalise_pair(*self.context_pair(rng, source))
-        level = noise.estimate(noisy)
+        noisy, clean, known = self._context(rng, source)
+        stats = normalize.statistics(np.asarray(noisy, dtype=np.float32)[..., None], "percentile")
+        noisy, clean = normalise_pair(noisy, clean)
+        lo, hi = float(stats.low[0]), float(stats.high[0])
+        level = self.level(source, noisy, clean, known, lo, hi - lo if hi > lo else 1.0)
         noisy, clean = _crop(rng, self.patch, noisy, clean)
         k, flip = int(rng.integers(4)), bool(rng.integers(2))
         noisy, clean = np.rot90(noisy, k), np.rot90(clean, k)
