@@ -247,3 +247,15 @@ def test_ome_zarr_output_has_ngff_metadata_dimension_names_and_equals_enhance(in
     expected = enhance(tifffile.imread(inputs / "b.ome.tif"), channel_axis=0)
     np.testing.assert_allclose(level[:], expected, atol=1e-5)
     assert sorted(p.name for p in (tmp_path / "z").iterdir()) == ["b_enhanced.ome.zarr"]
+
+
+def test_a_tiff_enhanced_block_by_block_is_read_lazily(inputs):
+    # A TIFF larger than memory must never be read whole: the block-by-block path opens it lazily.
+    import dask.array as da
+
+    from napari_lowlight.batch import files
+
+    source = files.probe(inputs / "b.ome.tif")
+    lazy = files.load(source, lazy=True)
+    assert isinstance(lazy, da.Array) and lazy.shape == source.shape
+    np.testing.assert_array_equal(lazy.compute(), files.load(source))

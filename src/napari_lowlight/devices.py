@@ -79,6 +79,15 @@ def get_dtype(precision: str, device: torch.device) -> torch.dtype:
     return _DTYPES[precision]
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, so a container
+    limited to 2 cores says 2; the machine's count where there is no affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def set_threads() -> int:
     """Size torch's thread pool to the cores this process may run on
     (affinity aware, so a container limited to 2 cores gets 2 threads).
@@ -92,10 +101,7 @@ def set_threads() -> int:
     int
         The thread count now in force.
     """
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        n = os.cpu_count() or 1
+    n = available_cores()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -112,7 +112,14 @@ def _check_image(image: np.ndarray, channel_axis: int | None, layout: bool = Tru
         raise ValueError("The image contains NaN or infinite values; replace them before enhancing.")
 
 
-def _positive_or_none(name: str, value) -> int | None:
+def positive_count(name: str, value) -> int | None:
+    """``value`` as an int when it is a whole number >= 1; None stays None (a default).
+
+    Raises
+    ------
+    ValueError
+        Anything else (zero, negative, fractional, bool), naming ``name``.
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -147,8 +154,8 @@ class EnhanceOptions:
     strength: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "tile_size", _positive_or_none("tile_size", self.tile_size))
-        object.__setattr__(self, "batch_size", _positive_or_none("batch_size", self.batch_size))
+        object.__setattr__(self, "tile_size", positive_count("tile_size", self.tile_size))
+        object.__setattr__(self, "batch_size", positive_count("batch_size", self.batch_size))
         if self.normalization != "auto" and self.normalization not in normalize.MODES:
             raise ValueError(
                 f"Unknown normalization {self.normalization!r}; "

@@ -312,7 +312,7 @@ def _run_one(job: Job, settings: Settings, target: Path, on_tiles, runner) -> No
     options = engine.EnhanceOptions.make(
         **{**settings.options, "model": model, "channel_axis": source.channel_axis}
     )
-    data = batch_io.load(source)
+    data = batch_io.load(source, lazy=runner is not None)
     progress = (lambda p: on_tiles(job, p.done, p.total)) if on_tiles else None
     if settings.roi is not None:
         plane_axes = len(source.shape) - (source.channel_axis is not None)

@@ -186,12 +186,13 @@ def _has_alpha(path: Path) -> bool:
 
 def _ngff(path: Path) -> dict | None:
     """The NGFF ``multiscales`` entry of an OME-Zarr group (0.4 or 0.5), else None."""
+    from ..bigdata.files import ngff_multiscales  # imports dask: only when a Zarr folder is probed
+
     for name in (".zattrs", "zarr.json"):
         meta = path / name
         if meta.is_file():
             attrs = json.loads(meta.read_text(encoding="utf-8"))
-            attrs = attrs.get("attributes", attrs)
-            multiscales = attrs.get("ome", attrs).get("multiscales")
+            multiscales = ngff_multiscales(attrs.get("attributes", attrs))  # zarr.json nests them
             if multiscales:
                 return multiscales[0]
     return None
@@ -241,19 +242,21 @@ def _probe_vendor(path: Path, kind: str) -> Source:
     return source
 
 
-def load(source: Source):
-    """The pixels: a numpy array, or a dask array for Zarr and OME-Zarr (read lazily)."""
+def load(source: Source, lazy: bool = False):
+    """The pixels: a numpy array, or a dask array read block by block for Zarr and
+    OME-Zarr (always) and TIFF (with ``lazy``, for images enhanced block by block, so a
+    TIFF larger than memory is never read whole)."""
     try:
+        if source.kind in ("zarr", "ome-zarr") or (lazy and source.kind in ("tiff", "ome-tiff")):
+            from ..bigdata.files import open_lazy
+
+            return open_lazy(source.path)  # level 0 of an OME-Zarr, series 0 of a TIFF
         if source.kind in ("tiff", "ome-tiff"):
             import tifffile
 
             return tifffile.imread(source.path, series=0)
         if source.kind in ("png", "jpeg"):
             return _load_pillow(source)
-        if source.kind in ("zarr", "ome-zarr"):
-            import dask.array as da
-
-            return da.from_zarr(str(source.path / source.level) if source.level else str(source.path))
         from bioio import BioImage
 
         return BioImage(source.path).get_image_data(source.axes)

@@ -28,13 +28,9 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "blocks": (
-        "ModelRef", "aligned_chunks", "enhance_dask", "models_in", "_BlockEnhancer", "_LocalModule",
-        "_enhancers", "_model_in_graph", "_network",
-    ),
+    "blocks": ("ModelRef", "aligned_chunks", "enhance_dask", "models_in", "_enhancers"),
     "runners": (
         "SCHEDULERS", "PLUGIN_NAME", "Runner", "ModelPlugin", "compute", "store_zarr", "torch_threads_plan",
-        "_cores", "_regular_tail",
     ),
     "files": (
         "METADATA_KEY", "NGFF_ORDER", "OmeZarrOutput", "TIFF_SUFFIXES", "TiffSource", "move_into_place",

@@ -37,7 +37,8 @@ NGFF_ORDER = "tczyx"  # NGFF axis names, in the order a file must hold them
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _exists(path) -> bool:
+def exists_locally(path) -> bool:
+    """Whether ``path`` is a local path that exists (a store URL never counts)."""
     text = os.fspath(path)
     return "://" not in text and Path(text).exists()
 
@@ -80,10 +81,6 @@ def move_into_place(partial, final, overwrite: bool) -> None:
         else:
             target.unlink()
     os.replace(partial, final)
-
-
-_partial_name = partial_name
-_replace = move_into_place
 
 
 @dataclass
@@ -204,6 +201,22 @@ def open_lazy(path, *, level: int = 0, chunks=None) -> da.Array:
     return _open_zarr(text, level, chunks)
 
 
+def ngff_multiscales(attrs: dict) -> list | None:
+    """The ``multiscales`` list of an OME-Zarr group's attributes: NGFF 0.5 keeps it
+    under ``"ome"``, 0.4 at the top; None when the group has none.
+
+    Parameters
+    ----------
+    attrs : dict
+        The group's attributes.
+
+    Returns
+    -------
+    list of dict or None
+    """
+    return attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
+
+
 def _open_zarr(text: str, level: int, chunks) -> da.Array:
     import zarr
 
@@ -212,8 +225,7 @@ def _open_zarr(text: str, level: int, chunks) -> da.Array:
     except (FileNotFoundError, ValueError, zarr.errors.BaseZarrError) as err:
         raise ValueError(f"{text} is neither a Zarr array nor a TIFF file: {err}") from None
     if isinstance(node, zarr.Group):
-        attrs = node.attrs.asdict()
-        multiscales = attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
+        multiscales = ngff_multiscales(node.attrs.asdict())
         if multiscales:
             paths = [d["path"] for d in multiscales[0]["datasets"]]
         else:

@@ -26,9 +26,10 @@ import torch
 from dask.callbacks import Callback
 from dask.core import flatten
 
-from ..engine import Progress
+from ..devices import available_cores
+from ..engine import Progress, positive_count
 from .blocks import ModelRef, models_in
-from .files import _exists, _partial_name, _replace
+from .files import exists_locally, move_into_place, partial_name
 
 try:  # the cluster path is optional: ``pip install distributed``
     from distributed import WorkerPlugin as _WorkerPlugin
@@ -37,13 +38,6 @@ except ImportError:  # pragma: no cover - exercised only without distributed
 
 SCHEDULERS = ("threads", "processes", "distributed")
 PLUGIN_NAME = "napari-lowlight"
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _where() -> tuple[str, tuple[int, ...]]:
@@ -117,7 +111,7 @@ class ModelPlugin(_WorkerPlugin):
         if isinstance(n, dict):
             n = n.get(worker.address)
         if n is None:
-            n = max(1, _cores() // max(1, worker.state.nthreads))
+            n = max(1, available_cores() // max(1, worker.state.nthreads))
         self.threads = int(n)
         torch.set_num_threads(self.threads)
         for ref in self.preload:
@@ -146,14 +140,6 @@ def _torch_threads(n: int | None) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
-
-
-def _positive(name: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
-    return int(value)
 
 
 class Runner:
@@ -218,8 +204,8 @@ class Runner:
         if address is not None and workers is not None:
             raise ValueError(f"The cluster at {address} has its own workers: do not pass workers.")
         self.scheduler, self.address = scheduler, address
-        self.workers = _positive("workers", workers)
-        self.torch_threads = _positive("torch_threads", torch_threads)
+        self.workers = positive_count("workers", workers)
+        self.torch_threads = positive_count("torch_threads", torch_threads)
         self.client = None
         self._cluster = self._pool = None
         self._plugin_models: tuple[ModelRef, ...] | None = None
@@ -240,10 +226,10 @@ class Runner:
             import concurrent.futures
             import multiprocessing
 
-            n = self.workers or _cores()
+            n = self._dask_workers()
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_process,
-                initargs=(self.torch_threads or max(1, _cores() // n),),
+                initargs=(self._torch_threads_each(),),
             )
         elif self.scheduler == "distributed" and self.client is None:
             try:
@@ -254,7 +240,7 @@ class Runner:
                 ) from None
             if self.address is None:
                 self._cluster = distributed.LocalCluster(
-                    n_workers=self.workers or _cores(), threads_per_worker=1, processes=True,
+                    n_workers=self._dask_workers(), threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address=None,
                 )
                 self.client = distributed.Client(self._cluster, set_as_default=False)
@@ -278,8 +264,7 @@ class Runner:
     def describe(self) -> str:
         """One line for logs and provenance, e.g. ``distributed: 2 workers x 1 thread, torch 1 thread
         each (tcp://127.0.0.1:40405)``."""
-        n = self.workers or _cores()
-        torch_threads = self.torch_threads or max(1, _cores() // n)
+        n, torch_threads = self._dask_workers(), self._torch_threads_each()
         if self.scheduler == "threads":
             return f"threads: {n} x torch {torch_threads}"
         if self.scheduler == "processes":
@@ -293,6 +278,14 @@ class Runner:
             values = self._threads.values() if isinstance(self._threads, dict) else [self._threads]
             line += f", torch {'/'.join(map(str, sorted(set(values))))} each"
         return f"{line} ({self.client.scheduler.address})"
+
+    def _dask_workers(self) -> int:
+        """Dask threads (threads) or processes (processes, a LocalCluster's workers)."""
+        return self.workers or available_cores()
+
+    def _torch_threads_each(self) -> int:
+        """Torch threads per dask thread or process: the cores shared out, unless given."""
+        return self.torch_threads or max(1, available_cores() // self._dask_workers())
 
     # running
 
@@ -369,12 +362,12 @@ class Runner:
         """
         import zarr
 
-        if not overwrite and _exists(path):
+        if not overwrite and exists_locally(path):
             raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) or choose another path.")
         lazy = _regular_tail(lazy)
         final = os.fspath(path)
         local = "://" not in final
-        where = _partial_name(final) if local else final
+        where = partial_name(final) if local else final
         target = zarr.create_array(
             store=where, shape=lazy.shape, chunks=tuple(c[0] for c in lazy.chunks),
             dtype=lazy.dtype, overwrite=overwrite or local, fill_value=0, dimension_names=dimension_names,
@@ -396,20 +389,19 @@ class Runner:
                 shutil.rmtree(where, ignore_errors=True)
             raise
         if local:
-            _replace(where, final, overwrite)
+            move_into_place(where, final, overwrite)
         return zarr.open_array(final, mode="r")
 
     def _local(self, lazy: da.Array, progress) -> tuple:
         if self.scheduler == "processes":
             models_in(lazy)  # a custom module cannot be sent to other processes
         self.start()
-        n = self.workers or _cores()
         with contextlib.ExitStack() as stack:
             if progress is not None:
                 stack.enter_context(Callback(posttask=_counter(lazy, progress)))
             if self.scheduler == "threads":
-                stack.enter_context(_torch_threads(self.torch_threads or max(1, _cores() // n)))
-                return dask.compute(lazy, scheduler="threads", num_workers=n)
+                stack.enter_context(_torch_threads(self._torch_threads_each()))
+                return dask.compute(lazy, scheduler="threads", num_workers=self._dask_workers())
             return dask.compute(lazy, scheduler="processes", pool=self._pool)
 
     def _persist(self, lazy: da.Array, progress) -> list:
@@ -514,7 +506,7 @@ def store_zarr(
     zarr.Array
         The written array, opened for reading.
     """
-    if not overwrite and _exists(path):  # before a cluster is started
+    if not overwrite and exists_locally(path):  # before a cluster is started
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) or choose another path.")
     with Runner(scheduler, address=address, workers=workers) as runner:
         return runner.store_zarr(lazy, path, attrs=attrs, overwrite=overwrite, progress=progress,
