@@ -117,12 +117,39 @@ def estimate(planes: np.ndarray, max_pixels: int = MAX_PIXELS, bins: int = BINS)
         levels.append(m)
     if not residuals:
         return NoiseLevel(0.0, 0.0)
-    r, m = np.concatenate(residuals), np.concatenate(levels)
-    order = np.argsort(m, kind="stable")
+    return fit_binned(np.concatenate(levels), np.concatenate(residuals), robust_variance, bins)
+
+
+def robust_variance(values: np.ndarray) -> float:
+    """``(1.4826 * MAD)**2``: the variance of Gaussian values, little moved by outliers
+    (edges, spots)."""
+    return float((_MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))) ** 2)
+
+
+def fit_binned(
+    level: np.ndarray, residual: np.ndarray, variance=robust_variance, bins: int = BINS
+) -> NoiseLevel:
+    """Fit ``variance = a * x + b``: the values sorted by ``level`` into up to ``bins`` bins of
+    equal count (about 50 values at least), each bin's ``variance(residual)`` against its mean
+    level, a weighted least-squares line with a, b >= 0.
+
+    Parameters
+    ----------
+    level, residual : ndarray
+        One value each per pixel: the signal level there and a sample of the noise.
+    variance : callable, optional
+        A bin's noise variance from its residuals (default :func:`robust_variance`).
+    bins : int, optional
+
+    Returns
+    -------
+    NoiseLevel
+    """
+    order = np.argsort(level, kind="stable")
     groups = [g for g in np.array_split(order, min(bins, max(1, len(order) // 50))) if len(g)]
-    mean_level = np.array([m[g].mean() for g in groups])
-    variance = np.array([(_MAD_TO_SIGMA * np.median(np.abs(r[g] - np.median(r[g])))) ** 2 for g in groups])
-    return _fit_line(mean_level, variance, np.array([len(g) for g in groups], dtype=float))
+    mean_level = np.array([level[g].mean() for g in groups])
+    variances = np.array([variance(residual[g]) for g in groups])
+    return _fit_line(mean_level, variances, np.array([len(g) for g in groups], dtype=float))
 
 
 def _fit_line(level: np.ndarray, variance: np.ndarray, weight: np.ndarray) -> NoiseLevel:

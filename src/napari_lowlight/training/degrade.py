@@ -20,7 +20,8 @@ import numpy as np
 from ..colour import linear_to_srgb, srgb_to_linear
 
 
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A draw uniform in log between ``low`` and ``high``."""
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
@@ -52,8 +53,8 @@ def low_light_photo(
     -------
     ndarray of float32, values k/255.
     """
-    k = _log_uniform(rng, *exposure)
-    photons = _log_uniform(rng, *full_well) * k  # at a white pixel of the dark frame
+    k = log_uniform(rng, *exposure)
+    photons = log_uniform(rng, *full_well) * k  # at a white pixel of the dark frame
     sigma = rng.uniform(*read_noise)
     dark = srgb_to_linear(clean) * k
     noisy = rng.poisson(dark / k * photons) * (k / photons) + rng.normal(0.0, sigma, dark.shape)
@@ -86,7 +87,7 @@ def fluorescence(
     Gaussian read noise of a uniform random sigma is added on top. The result
     is in the clean image's units (not re-normalised).
     """
-    n = _log_uniform(rng, *photons)
+    n = log_uniform(rng, *photons)
     sigma = rng.uniform(*read_noise)
     clean = np.clip(np.asarray(clean, dtype=np.float32), 0.0, None)
     return (rng.poisson(clean * n) / n + rng.normal(0.0, sigma, clean.shape)).astype(np.float32)

@@ -41,16 +41,13 @@ from scipy import ndimage
 from skimage import io
 
 from .. import noise, normalize
+from .degrade import log_uniform
 
 FMD_DIR = "fmd-confocal-bpae-b"
 FMD_VAL_FIELDS = (17, 18)
 FMD_LEVELS = (1, 2, 4, 8)
 W2S_VAL_FIELDS = range(71, 81)
 DEFAULT_MIX = {"fmd": 0.3, "w2s": 0.35, "synthetic": 0.35}
-
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 # ---- loading ---------------------------------------------------------------------------
@@ -137,8 +134,8 @@ def poisson_gaussian(
     (noisy float32, a, b)
     """
     x = np.clip(np.asarray(clean, dtype=np.float64), 0.0, None)
-    n = _log_uniform(rng, *photons)
-    sigma = _log_uniform(rng, *read_noise) if rng.random() < read_fraction else 0.0
+    n = log_uniform(rng, *photons)
+    sigma = log_uniform(rng, *read_noise) if rng.random() < read_fraction else 0.0
     if rng.random() < correlated_fraction:
         kernel = correlation_kernel(rng)
         shot = np.sqrt(x / n) * correlate(rng.standard_normal(x.shape), kernel)
@@ -174,11 +171,7 @@ def pair_level(noisy: np.ndarray, reference: np.ndarray, reference_ratio: float 
     for the mean of n frames against a 50-frame average) is taken out."""
     diff = (np.asarray(noisy, np.float64) - np.asarray(reference, np.float64)).ravel()
     ref = np.asarray(reference, np.float64).ravel()
-    groups = [g for g in np.array_split(np.argsort(ref, kind="stable"), min(bins, max(1, ref.size // 50)))
-              if len(g) > 1]
-    level = np.array([ref[g].mean() for g in groups])
-    variance = np.array([diff[g].var() for g in groups]) / (1.0 + reference_ratio)
-    return noise._fit_line(level, variance, np.array([len(g) for g in groups], dtype=float))
+    return noise.fit_binned(ref, diff, lambda d: d.var() / (1.0 + reference_ratio), bins)
 
 
 def conditioned(noisy: np.ndarray, level: noise.NoiseLevel) -> np.ndarray:
