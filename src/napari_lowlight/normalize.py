@@ -107,6 +107,7 @@ class Normalizer:
     high: np.ndarray | None = None
     gain: float | None = None  # the exposure modes, in linear light
     tone: float = 1.0  # "auto-tone": the exponent applied in linear light before the gain
+    colour: tuple | None = None  # "learned-tone" with colour: per-channel gains (a white balance)
     # Per channel, the noise of the normalised image (napari_lowlight.noise.NoiseLevel), for
     # noise-aware networks; estimated once with the other statistics, so every tile and ROI shares it.
     noise: tuple | None = None
@@ -128,7 +129,8 @@ class Normalizer:
             linear = srgb_to_linear(np.clip(out, 0.0, 1.0))
             if self.tone != 1.0:
                 linear **= self.tone
-            return linear_to_srgb(linear * self.gain)
+            gain = self.gain if self.colour is None else self.gain * np.asarray(self.colour, np.float32)
+            return linear_to_srgb(linear * gain)
         return out
 
 
@@ -191,10 +193,14 @@ def _bounded_gain(log_gain: float) -> float:
     return float(np.clip(np.exp(log_gain), 1.0 / EXPOSURE_MAX_GAIN, EXPOSURE_MAX_GAIN))
 
 
-def tone_curve(log_gain: float, tone: float) -> Normalizer:
+def tone_curve(log_gain: float, tone: float, log_colour: tuple | None = None) -> Normalizer:
     """The "auto-tone" :class:`Normalizer` for an estimated (log gain, tone), each
-    kept within its bounds (``EXPOSURE_MAX_GAIN``, ``TONE_RANGE``)."""
-    return Normalizer("auto-tone", gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)))
+    kept within its bounds (``EXPOSURE_MAX_GAIN``, ``TONE_RANGE``), and the
+    tone head's white balance (log gains per channel) when it has one."""
+    colour = None if log_colour is None else tuple(float(np.exp(c)) for c in log_colour)
+    return Normalizer(
+        "auto-tone", gain=_bounded_gain(log_gain), tone=float(np.clip(tone, *TONE_RANGE)), colour=colour
+    )
 
 
 def exposure_features(srgb: np.ndarray, percentiles: tuple[float, ...] = EXPOSURE_PERCENTILES) -> np.ndarray:

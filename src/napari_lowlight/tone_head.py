@@ -31,6 +31,7 @@ from .colour import linear_to_srgb_torch, srgb_to_linear, srgb_to_linear_torch
 
 SIDE = 32  # thumbnail side
 IMAGE_CHANNELS = 4  # log linear R, G, B and log noise level
+COLOUR_BOUND = 0.5  # the white balance's log gains stay within +-0.5 (x0.61 .. x1.65)
 VECTOR_SIZE = 9  # five statistics, the ridge's (log gain, tone), noise in the darkest and brightest thirds
 
 
@@ -94,16 +95,20 @@ class ToneHead(nn.Module):
     """(log gain, tone) for a batch of :func:`features`: the ridge's guess plus
     a learned correction, kept within normalize's bounds."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, colour: bool = False):
         super().__init__()
         c = width
+        # With ``colour``, two more outputs: the log gains of red and blue relative to green,
+        # a white balance (the exposure's gain applies to all three).
+        self.colour = bool(colour)
         self.thumbnail = nn.Sequential(
             nn.Conv2d(IMAGE_CHANNELS, c, 3, 2, 1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 3, 2, 1), nn.ReLU(),
             nn.Conv2d(2 * c, 2 * c, 3, 2, 1), nn.ReLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
-        self.correction = nn.Sequential(nn.Linear(2 * c + VECTOR_SIZE, 64), nn.ReLU(), nn.Linear(64, 2))
+        outputs = 4 if colour else 2
+        self.correction = nn.Sequential(nn.Linear(2 * c + VECTOR_SIZE, 64), nn.ReLU(), nn.Linear(64, outputs))
         # Zero correction at the start: an untrained head is exactly auto-tone.
         nn.init.zeros_(self.correction[-1].weight)
         nn.init.zeros_(self.correction[-1].bias)
@@ -113,33 +118,41 @@ class ToneHead(nn.Module):
         bound = math.log(normalize.EXPOSURE_MAX_GAIN)
         log_gain = (prior[:, 0] + delta[:, 0]).clamp(-bound, bound)
         tone = (prior[:, 1] + delta[:, 1]).clamp(*normalize.TONE_RANGE)
-        return log_gain, tone
+        if not self.colour:
+            return log_gain, tone
+        balance = delta[:, 2:].clamp(-COLOUR_BOUND, COLOUR_BOUND)
+        zero = torch.zeros_like(balance[:, :1])
+        return log_gain, tone, torch.cat([balance[:, :1], zero, balance[:, 1:]], dim=1)
 
     @torch.no_grad()
-    def estimate(self, srgb: np.ndarray) -> tuple[float, float]:
-        """(log gain, tone) for one sRGB float image (..., H, W, 3); the planes
-        of a stack are read as one tall image, so they share one curve."""
+    def estimate(self, srgb: np.ndarray) -> tuple:
+        """(log gain, tone[, log colour gains (3,)]) for one sRGB float image
+        (..., H, W, 3); the planes of a stack are read as one tall image, so
+        they share one curve."""
         srgb = np.asarray(srgb).reshape(-1, *np.shape(srgb)[-2:])
         inputs = [torch.from_numpy(a)[None] for a in features(srgb)]
         param = next(self.parameters())
-        log_gain, tone = self(*(a.to(param.device, param.dtype) for a in inputs))
-        return float(log_gain), float(tone)
+        log_gain, tone, *colour = self(*(a.to(param.device, param.dtype) for a in inputs))
+        return (float(log_gain), float(tone), *(tuple(c[0].tolist()) for c in colour))
 
 
-def attach(net: nn.Module) -> nn.Module:
+def attach(net: nn.Module, colour: bool = False) -> nn.Module:
     """Give ``net`` a fresh :class:`ToneHead` (its ``tone_head`` submodule, so
     the weight file holds both). The network's forward does not use it: the
     engine asks it for the curve once per image."""
-    net.tone_head = ToneHead()
+    net.tone_head = ToneHead(colour=colour)
     return net
 
 
-def curve(srgb: torch.Tensor, log_gain: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
+def curve(srgb: torch.Tensor, log_gain: torch.Tensor, tone: torch.Tensor, colour=None) -> torch.Tensor:
     """The tone curve of :class:`normalize.Normalizer` in torch, differentiable
-    in (log gain, tone), one pair per image of the batch (N, C, H, W)."""
+    in (log gain, tone[, log colour gains (N, 3)]), one set per image of the batch (N, C, H, W)."""
     shape = (-1, 1, 1, 1)
     linear = srgb_to_linear_torch(srgb)
     # Black stays black; the 1 in its place keeps d(x ** tone)/d(tone) = x ** tone * log(x) finite there.
     black = linear <= 0
     toned = torch.where(black, 0.0, torch.where(black, 1.0, linear) ** tone.reshape(shape))
-    return linear_to_srgb_torch(toned * log_gain.exp().reshape(shape))
+    gain = log_gain.exp().reshape(shape)
+    if colour is not None:
+        gain = gain * colour.exp()[:, :, None, None]
+    return linear_to_srgb_torch(toned * gain)

@@ -12,6 +12,11 @@ two noise maps beside the image): see :mod:`.fluo_data`.
 grey-as-RGB, and colour images that ship with scikit-image) darkened by the
 physical low-light model or LLCNN's gamma protocol (70% and 30% unless the
 config's ``physical_fraction`` says otherwise); Kodak24 is the validation set.
+
+``photo-real``: real LOL pairs (:mod:`.lol`, training ids; ``real_fraction`` of
+the patches) mixed with camera-like dark photos synthesised from clean ones
+(:mod:`.unprocess`; CBSD432 and scikit-image's photos). Validation: LOL's
+validation ids and Kodak24 through the same synthesis.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 from skimage import io
 
 from .. import normalize, tone_head
-from . import degrade, fluo_data
+from . import degrade, fluo_data, lol, unprocess
 
 FLUO_VAL_FIELDS = range(71, 81)
 _SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "retina", "immunohistochemistry")
@@ -48,6 +53,7 @@ def load_w2s(root: Path, validation: bool) -> tuple[list[np.ndarray], list[np.nd
 
 
 PHOTO_SETS = ("CBSD68", "Train400", "skimage")
+_PHOTO_FOLDERS = {"CBSD68": "*.png", "Train400": "*.png", "CBSD432": "*.jpg"}
 
 
 def load_photos(root: Path, validation: bool, sets: tuple[str, ...] = PHOTO_SETS) -> list[np.ndarray]:
@@ -58,9 +64,9 @@ def load_photos(root: Path, validation: bool, sets: tuple[str, ...] = PHOTO_SETS
         paths = sorted((root / "Kodak24").glob("*.png"))
         return [_rgb(io.imread(p)) for p in paths]
     images = []
-    for folder in ("CBSD68", "Train400"):
+    for folder, pattern in _PHOTO_FOLDERS.items():
         if folder in sets:
-            images += [_rgb(io.imread(p)) for p in sorted((root / folder).glob("*.png"))]
+            images += [_rgb(io.imread(p)) for p in sorted((root / folder).glob(pattern))]
     if not images:  # the data folder is wrong: don't train on scikit-image's six photos alone
         raise FileNotFoundError(f"No training photos under {root}.")
     from skimage import data
@@ -107,6 +113,7 @@ class PairSampler:
         gamma: tuple[float, float] = (2.0, 5.0),
         undarkened: float = 0.0,
         fluo_mix: dict | None = None,
+        real_fraction: float = 0.0,
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
@@ -118,11 +125,15 @@ class PairSampler:
             self.noise_aware = fluo_data.FluoNoiseSampler(root, patch, fluo_mix)
         elif domain == "fluo":
             self.low, self.high = load_w2s(root, validation=False)
-        elif domain == "photo":
+        elif domain in ("photo", "photo-real"):
             photos = load_photos(root, validation=False, sets=tuple(photo_sets))
             self.clean = [im for im in photos if min(im.shape[:2]) >= patch]
+            self.real_fraction = real_fraction if domain == "photo-real" else 0.0
+            if self.real_fraction:
+                # The head reads the whole low image, as the engine does: its inputs once per pair.
+                self.lol = [(p.low, p.high, tone_head.features(p.low)) for p in lol.load(root, "train")]
         else:
-            raise ValueError(f"Unknown domain {domain!r}; use 'fluo', 'fluo-nl' or 'photo'.")
+            raise ValueError(f"Unknown domain {domain!r}; use 'fluo', 'fluo-nl', 'photo' or 'photo-real'.")
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.noise_aware is not None:
@@ -137,6 +148,8 @@ class PairSampler:
             else:
                 noisy, clean = _crop(rng, context, self.low[i], self.high[i])
             noisy, clean = noisy[..., None], clean[..., None]
+        elif self.domain == "photo-real":
+            return self._camera_sample(rng)
         else:
             image = self.clean[int(rng.integers(len(self.clean)))]
             (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
@@ -159,10 +172,29 @@ class PairSampler:
         noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
         return _channels_first(noisy, clean)
 
+    def _camera_sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A real LOL patch or a synthesised camera photo's, with the tone head's inputs
+        ("learned-tone" only: the dark patch goes in as it is)."""
+        if self.real_fraction and rng.random() < self.real_fraction:
+            low, high, head_inputs = self.lol[int(rng.integers(len(self.lol)))]
+            noisy, clean = _augment(rng, *_crop(rng, self.patch, low, high))
+            return _channels_first(noisy, clean) + head_inputs
+        image = self.clean[int(rng.integers(len(self.clean)))]
+        (clean,) = _crop(rng, min(2 * self.patch, *image.shape[:2]), image)
+        # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
+        undarkened = self.undarkened and rng.random() < self.undarkened
+        ranges = UNDARKENED if undarkened else unprocess.DEFAULT_RANGES
+        dark = unprocess.dark_photo(clean, rng, ranges)
+        noisy, clean = _augment(rng, *_crop(rng, self.patch, dark, clean))
+        return _channels_first(noisy, clean) + tone_head.features(dark)
+
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
         """(inputs, targets), then the tone head's inputs for "learned-tone", each stacked."""
         samples = [self.sample(rng) for _ in range(size)]
         return tuple(np.stack(parts) for parts in zip(*samples, strict=False))
+
+
+UNDARKENED = unprocess.Ranges(exposure=(0.5, 1.0))
 
 
 def _channels_first(*images: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -179,7 +211,13 @@ def validation_pairs(
         return fluo_data.validation_pairs(root)  # 160 px crops: 38 of them
     rng = np.random.default_rng(seed)
     pairs = []
-    if domain == "fluo":
+    if domain == "photo-real":
+        # The whole image's head inputs, as the engine reads them.
+        pairs += [(p.low, p.high, *tone_head.features(p.low)) for p in lol.load(root, "validation")]
+        for clean in load_photos(root, validation=True):
+            dark = unprocess.dark_photo(clean, rng)
+            pairs.append((dark, clean, *tone_head.features(dark)))
+    elif domain == "fluo":
         for low, high in zip(*load_w2s(root, validation=True), strict=False):
             pairs.append((low[..., None], high[..., None]))
     else:

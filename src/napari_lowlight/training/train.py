@@ -66,6 +66,7 @@ class TrainConfig:
     photo_exposure: tuple = (0.02, 0.2)
     photo_gamma: tuple = (2.0, 5.0)
     undarkened_fraction: float = 0.0  # photo: share of photos at full exposure (photon noise only)
+    real_fraction: float = 0.0  # photo-real: share of real LOL pairs; the rest are synthesised (unprocess)
     train_only: str = ""  # train this submodule alone (e.g. "tone_head"), the rest frozen as loaded from init
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
     # fluo-nl: shares of the sources and the synthetic noise's ranges (see training.fluo_data)
@@ -146,7 +147,7 @@ def _initial_weights(cfg: TrainConfig, out: Path) -> torch.nn.Module:
 
 
 # The domain a record names (what it enhances) when the sampler's domain is a variant of it.
-RECORD_DOMAIN = {"fluo-nl": "fluo"}
+RECORD_DOMAIN = {"fluo-nl": "fluo", "photo-real": "photo"}
 
 # A noise-aware architecture may start from the trained weights of the same network without
 # the noise maps: the first convolution gains input channels whose weights start at zero, so
@@ -318,7 +319,7 @@ def train(
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
     mode = cfg.normalization["mode"]
     if mode == "learned-tone":
-        tone_head.attach(net)
+        tone_head.attach(net, colour=bool(cfg.normalization.get("colour", False)))
     # Channels-last like the engine: oneDNN trains faster so (a fluo step on the CPU: 411 -> 352 ms).
     net.to(dev, memory_format=torch.channels_last)
     opt = _optimizer(cfg, net)
@@ -329,7 +330,7 @@ def train(
         cfg.domain, data, cfg.patch, cfg.synthetic_fraction, cfg.photo_sets,
         photo_normalization=mode, physical_fraction=cfg.physical_fraction,
         exposure=tuple(cfg.photo_exposure), gamma=tuple(cfg.photo_gamma), undarkened=cfg.undarkened_fraction,
-        fluo_mix=dict(cfg.fluo_mix),
+        fluo_mix=dict(cfg.fluo_mix), real_fraction=cfg.real_fraction,
     )
     val_pairs = [
         [torch.from_numpy(a).to(dev) for a in pair]

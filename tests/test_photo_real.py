@@ -1,0 +1,111 @@
+"""The camera-photo recipe: the tone head's white balance, the photo-real sampler, a short training run."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from napari_lowlight import enhance, normalize, tone_head, weights
+from napari_lowlight.training import datasets, lol
+from napari_lowlight.training.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def dark():
+    clean = data.astronaut()[:160, :200] / 255.0
+    return datasets.unprocess.dark_photo(clean, np.random.default_rng(0))
+
+
+def _fake_data(root, ids=(2, 10, 560, 700)):
+    """LOL-like pairs (lossless WebP) and a few clean photos for the synthesis."""
+    rng = np.random.default_rng(0)
+    photo = data.astronaut()
+    for sub in ("low", "high"):
+        (root / "lol-train" / sub).mkdir(parents=True)
+    for n, i in enumerate(ids):
+        high = photo[40 * n : 40 * n + 160, 50 : 50 + 240]
+        low = np.clip(high * 0.1 + rng.normal(0, 3, high.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(high).save(root / "lol-train" / "high" / f"{i:03d}.webp", lossless=True)
+        Image.fromarray(low).save(root / "lol-train" / "low" / f"{i:03d}.webp", lossless=True)
+    for folder, suffix in (("CBSD432", "jpg"), ("Kodak24", "png")):
+        (root / "natural" / folder).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(photo[100 * k : 100 * k + 200, 200:400]).save(
+                root / "natural" / folder / f"{k}.{suffix}")
+    return root
+
+
+def test_an_untrained_colour_head_is_auto_tone_with_a_neutral_balance(dark):
+    ridge = normalize.statistics(dark, "auto-tone")
+    learned = normalize.statistics(dark, "learned-tone", tone_head=tone_head.ToneHead(colour=True))
+    assert learned.gain == pytest.approx(ridge.gain, rel=1e-5)
+    assert learned.colour == pytest.approx((1.0, 1.0, 1.0))
+    np.testing.assert_allclose(learned.apply(dark), ridge.apply(dark), atol=1e-6)
+
+
+def test_the_torch_curve_with_a_balance_is_the_normalizers(dark):
+    balance = np.log([1.3, 1.0, 0.8])
+    expected = normalize.tone_curve(np.log(3.0), 0.7, tuple(balance)).apply(dark)
+    x = torch.from_numpy(dark).permute(2, 0, 1)[None]
+    out = tone_head.curve(x, torch.tensor([np.log(3.0)]), torch.tensor([0.7]),
+                          torch.tensor(balance, dtype=torch.float32)[None])
+    np.testing.assert_allclose(out[0].permute(1, 2, 0).numpy(), expected, atol=2e-5)
+
+
+def test_the_balance_is_bounded_and_leaves_green_alone(dark):
+    head = tone_head.ToneHead(colour=True)
+    torch.nn.init.constant_(head.correction[-1].bias, 5.0)  # far beyond the bound
+    log_gain, tone, balance = head.estimate(dark)
+    assert balance == pytest.approx((tone_head.COLOUR_BOUND, 0.0, tone_head.COLOUR_BOUND))
+
+
+def test_real_pairs_come_from_lol_training_ids_only(tmp_path):
+    root = _fake_data(tmp_path)
+    sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
+                                   photo_normalization="learned-tone", real_fraction=1.0)
+    assert [len(sampler.lol), len(sampler.clean)] == [2, 2]  # ids 2 and 10: the training range
+    noisy, clean, image, vector, prior = sampler.batch(np.random.default_rng(0), 3)
+    assert noisy.shape == clean.shape == (3, 3, 64, 64) and noisy.dtype == np.float32
+    assert image.shape == (3, tone_head.IMAGE_CHANNELS, tone_head.SIDE, tone_head.SIDE)
+    # every patch comes from a real training pair: the head reads that whole low image
+    assert np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-4)
+    heads = {tuple(tone_head.features(p.low)[1].round(5)) for p in lol.load(root, "train")}
+    assert {tuple(v.round(5)) for v in vector} <= heads
+
+
+def test_synthetic_pairs_are_darker_camera_photos_of_the_clean_ones(tmp_path):
+    root = _fake_data(tmp_path)
+    sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
+                                   photo_normalization="learned-tone", real_fraction=0.0)
+    noisy, clean, *_ = sampler.batch(np.random.default_rng(0), 4)
+    assert noisy.mean() < 0.5 * clean.mean()
+    again = sampler.batch(np.random.default_rng(0), 4)
+    np.testing.assert_array_equal(again[0], noisy)  # seeded
+
+
+def test_validation_holds_lol_validation_ids_and_synthetic_kodak(tmp_path):
+    root = _fake_data(tmp_path)
+    pairs = datasets.validation_pairs("photo-real", root, size=64, photo_normalization="learned-tone")
+    low, high, *head_inputs = pairs[0]
+    (pair,) = lol.load(root, "validation")
+    np.testing.assert_allclose(low, datasets.centre_crop(pair.low, 64).transpose(2, 0, 1))
+    for got, expected in zip(head_inputs, tone_head.features(pair.low), strict=True):
+        np.testing.assert_allclose(got, expected)
+    assert len(pairs) == 1 + 2
+
+
+def test_a_colour_head_recipe_trains_exports_and_enhances(tmp_path):
+    root = _fake_data(tmp_path / "data")
+    cfg = TrainConfig(
+        name="tiny-photo-real", arch="llunet", domain="photo-real", channels=3, steps=4, batch=2, patch=128,
+        val_every=2, photo_sets=["CBSD432"], real_fraction=0.5,
+        normalization={"mode": "learned-tone", "colour": True},
+    )
+    record = train(cfg, root, tmp_path / "out", run_dir=tmp_path / "run", quiet=True)
+    assert record.domain == "photo" and record.normalization["colour"] is True
+    net = weights.build_from_record(record, folder=tmp_path / "out")
+    assert net.tone_head.colour
+    low = np.round(lol.load(root, "test")[0].low * 255).astype(np.uint8)
+    out = enhance(low, model=net, channel_axis=-1)
+    assert out.shape == low.shape and out.dtype == np.float32 and np.isfinite(out).all()
