@@ -17,6 +17,8 @@ from . import weights
 from .batch.files import EXTENSION
 
 EXTENSIONS = tuple(EXTENSION)
+# evaluate's suites (training.evaluate.SUITES; not imported here: it loads scikit-image).
+EVALUATE_SUITES = ("fluo", "fmd", "lol", "photo", "photo-gamma", "photo-real")
 
 # Exit status: 1 a command failed (some inputs or the whole run), 2 bad usage (argparse's own).
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -240,6 +242,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.split == "test" and args.suite in ("fluo", "fmd"):
+        raise UsageError(f"--suite {args.suite} has a validation split only: drop --split test.")
     if args.no_classical and (args.record or args.contact_sheet):
         raise UsageError(
             "--record and --contact-sheet compare with the classical filters: drop --no-classical."
@@ -247,18 +251,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     _need_dir(args.data, "data folder")
     _start_torch()
     from .training import evaluate
-    cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit)
-    default = "fluo" if args.suite in ("fluo", "fmd") else "photo"
+    cases = evaluate.load_cases(args.suite, args.data, crop=args.crop, limit=args.limit, split=args.split)
+    default = evaluate.DEFAULT_MODELS[args.suite]
     models = tuple(args.models.split(",")) if args.models else ("llcnn-paper", default)
-    print(f"suite {args.suite}: {len(cases)} images" + (f", centre {args.crop} px" if args.crop else ""))
+    print(f"suite {args.suite}, {args.split} split: {len(cases)} images"
+          + (f", centre {args.crop} px" if args.crop else ""))
     rows = evaluate.evaluate(args.suite, cases, models, classical=not args.no_classical)
     print(evaluate.table(rows, args.suite))
     if args.contact_sheet:
         evaluate.contact_sheet(rows, cases, args.contact_sheet, args.suite)
         print(f"contact sheet: {args.contact_sheet}")
     if args.record:
-        for name in evaluate.record_metrics(rows, args.suite, len(cases), args.crop):
-            print(f"metrics of {args.suite!r} written into the record of {name!r}")
+        key = evaluate.metrics_key(args.suite, args.split)
+        for name in evaluate.record_metrics(rows, args.suite, len(cases), args.crop, split=args.split):
+            print(f"metrics of {args.suite!r} ({args.split}) written into the record of {name!r} as {key!r}")
     return 0
 
 
@@ -343,12 +349,17 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_enhance)
 
-    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation set",
-                       **kw)
-    v.add_argument("--suite", required=True, choices=["fluo", "fmd", "photo", "photo-gamma"],
+    v = sub.add_parser("evaluate", help="score our models against classical filters on a validation or "
+                       "test set", **kw)
+    v.add_argument("--suite", required=True, choices=list(EVALUATE_SUITES),
                    help="fluo: W2S fields 071-080; fmd: FMD confocal fields 17-18 at 1/2/4/8 frames; "
-                        "photo: Kodak24 darkened physically; photo-gamma: Kodak24 by LLCNN's gamma protocol")
-    v.add_argument("--data", required=True, type=Path, help="data folder (holds w2s-train/ and natural/)")
+                        "lol: real LOL pairs; photo: clean photos darkened physically; photo-gamma: by "
+                        "LLCNN's gamma protocol; photo-real: by a random camera (noise in raw, 8-bit files)")
+    v.add_argument("--split", default="validation", choices=["validation", "test"],
+                   help="validation (default): LOL ids 560-679, Kodak24; test, reported once: LOL ids "
+                        "680-789, CBSD68 (fluo and fmd have a validation split only)")
+    v.add_argument("--data", required=True, type=Path,
+                   help="data folder (holds w2s-train/, fmd-confocal-bpae-b/, lol-train/ and natural/)")
     v.add_argument("--crop", type=int, default=0, help="centre crop side in px (0: whole images)")
     v.add_argument("--limit", type=int, default=0, help="use the first N images only (0: all)")
     v.add_argument("--models", default="",

@@ -1,22 +1,38 @@
-"""``napari-lowlight evaluate --suite fluo|fmd|photo|photo-gamma --data DIR``.
+"""``napari-lowlight evaluate --suite SUITE --data DIR [--split validation|test]``.
 
 One table, every row computed in the same run on the same images: the raw
 input, CLAHE, non-local means, brighten-then-NLM, brighten-then-BM3D,
 ``llcnn-paper`` and our model, with PSNR, SSIM (skimage.metrics) and Mpx/s.
 
+Suites and splits
+-----------------
+``fluo``: W2S validation fields 071-080. ``fmd``: the held-out FMD confocal
+fields (17, 18) at four real noise levels (the mean of the first 1, 2, 4 or 8
+raw frames) against the 50-frame average; :func:`level_table` reports each
+level. Both have a validation split only.
+``lol``: real LOL pairs (:mod:`.lol`), the low exposure as the camera stored
+it (uint8) against the long one: validation ids 560-679, test ids 680-789.
+"brighten + non-local means" (exposure correction, then NLM) is the baseline
+a photo model must never fall below.
+``photo``: clean photos darkened by the physical low-light model (seeded).
+``photo-gamma``: LLCNN's protocol (gamma in (2, 5), Gaussian sigma <= 0.03).
+``photo-real``: clean photos through a random camera, dark and noisy in raw
+(:func:`.unprocess.dark_photo`, seeded), as 8-bit files.
+The three photo suites take Kodak24 for validation (recipes were chosen on
+it) and CBSD68 for test: ``photo-real`` models never train or tune on it, but
+models trained with the default photo sets (``datasets.PHOTO_SETS``) did, so
+their CBSD68 scores are not held-out ones.
+A ``seed`` draws one generator that darkens the photos in order.
+
 Scoring
 -------
-``fluo`` (CSBDeep's convention): the target is normalised by its (0.1, 99.9)
-percentiles and every prediction is fitted to it by least squares (a*x + b)
-before PSNR/SSIM, data range 1. Inputs are W2S validation fields 071-080.
-``fmd``: the held-out FMD confocal fields (17, 18) at four real noise levels
-(the mean of the first 1, 2, 4 or 8 raw frames) against the 50-frame average,
-scored as ``fluo``; :func:`level_table` reports each level.
-``photo``: Kodak24 darkened by the physical low-light model (seeded), scored
-against the clean image, data range 1, with no rescaling. The "GT-mean"
-columns (prediction scaled so its mean matches the target's, as low-light
-papers report) are shown separately.
-``photo-gamma``: LLCNN's protocol (gamma in (2, 5), Gaussian sigma <= 0.03).
+``fluo`` and ``fmd`` (CSBDeep's convention): the target is normalised by its
+(0.1, 99.9) percentiles and every prediction is fitted to it by least squares
+(a*x + b) before PSNR/SSIM, data range 1.
+``lol`` and the photo suites: full reference against the clean (long
+exposure) image, data range 1, with no rescaling. The "GT-mean" columns
+(prediction scaled so its mean matches the target's, as low-light papers
+report) are shown separately.
 """
 
 from __future__ import annotations
@@ -31,10 +47,13 @@ from skimage import exposure, restoration
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .. import normalize
-from . import datasets, degrade
+from . import datasets, degrade, lol, unprocess
 
-SUITES = ("fluo", "fmd", "photo", "photo-gamma")
-DEFAULT_MODELS = {"fluo": "fluo", "fmd": "fluo", "photo": "photo", "photo-gamma": "photo"}
+SUITES = ("fluo", "fmd", "lol", "photo", "photo-gamma", "photo-real")
+SPLITS = ("validation", "test")
+DEFAULT_MODELS = {"fluo": "fluo", "fmd": "fluo", "lol": "photo", "photo": "photo", "photo-gamma": "photo",
+                  "photo-real": "photo"}
+PHOTO_COLLECTIONS = {"validation": "Kodak24", "test": "CBSD68"}  # natural/<folder> of each split
 CSBDEEP_SUITES = ("fluo", "fmd")  # percentile-normalised target, affine fit of the prediction
 # The classical rows of each suite (None: all of them).
 CLASSICAL_ROWS = {"fmd": ("raw input", "non-local means", "BM3D", "brighten + BM3D")}
@@ -47,6 +66,7 @@ class Case:
     raw: np.ndarray
     target: np.ndarray  # float in [0, 1] (photo) or percentile-normalised (fluo, fmd)
     group: str = ""  # fmd: the noise level ("avg1" .. "avg8")
+    name: str = ""  # lol: the pair's id ("680")
 
 
 @dataclass
@@ -69,10 +89,20 @@ class Row:
                 for g, ix in pick.items()}
 
 
-def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0) -> list[Case]:
-    """The suite's validation images, centre-cropped to ``crop`` px if set."""
+def load_cases(
+    suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0, split: str = "validation"
+) -> list[Case]:
+    """The suite's images of ``split`` ("validation" or "test"), centre-cropped
+    to ``crop`` px if set, the first ``limit`` if set."""
     from skimage import io
 
+    if suite not in SUITES:
+        raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    if split != "validation" and suite in CSBDEEP_SUITES:
+        raise ValueError(f"Suite {suite!r} has a validation split only (its test data is not in the "
+                         "data folder); drop the test split.")
     cases = []
     if suite == "fluo":
         lows = sorted((Path(data) / "w2s-train" / "low").glob("*.tif"))
@@ -90,20 +120,35 @@ def load_cases(suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int 
             for n in FMD_LEVELS:
                 raw = datasets.centre_crop(frames[:n].astype(np.float32).mean(axis=0), crop)
                 cases.append(Case(raw, (gt - lo) / (hi - lo), group=f"avg{n}"))
-    elif suite in ("photo", "photo-gamma"):
+    elif suite == "lol":
+        for pair in lol.load(data, split):  # names the missing ids when there are none
+            low = np.round(datasets.centre_crop(pair.low, crop) * 255).astype(np.uint8)
+            cases.append(Case(low, datasets.centre_crop(pair.high, crop), name=f"{pair.id:03d}"))
+    else:
+        darken = {"photo": degrade.low_light_photo, "photo-gamma": degrade.gamma_photo,
+                  "photo-real": unprocess.dark_photo}[suite]
         rng = np.random.default_rng(seed)
-        for clean in datasets.load_photos(data, validation=True):
+        for clean in _photos(data, split):
+            if limit and len(cases) == limit:  # the rng darkens in order: the first cases are the same
+                break
             clean = datasets.centre_crop(clean, crop)
-            darken = degrade.low_light_photo if suite == "photo" else degrade.gamma_photo
             dark = darken(clean, rng)
             cases.append(Case(np.round(dark * 255).astype(np.uint8), clean))
-    else:
-        raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
     if not cases:
         where = {"fluo": "w2s-train/low/*.tif (fields 071-080)", "fmd": "fmd-confocal-bpae-b (fields 17, 18)"}
-        where = where.get(suite, "natural/Kodak24")
-        raise FileNotFoundError(f"No validation images for suite {suite!r} in {data}: expected {where}.")
+        where = where.get(suite, f"natural/{PHOTO_COLLECTIONS[split]}")
+        raise FileNotFoundError(f"No {split} images for suite {suite!r} in {data}: expected {where}.")
     return cases[:limit] if limit else cases
+
+
+def _photos(data: Path, split: str) -> list[np.ndarray]:
+    """The clean photos of ``split``: Kodak24 (validation) or CBSD68 (test); [] when absent."""
+    if split == "validation":
+        return datasets.load_photos(data, validation=True)
+    try:
+        return datasets.load_photos(data, validation=False, sets=(PHOTO_COLLECTIONS[split],))
+    except FileNotFoundError:
+        return []
 
 
 # ---- the methods: each maps a raw image to a float prediction -------------------------
@@ -278,12 +323,23 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
     plt.close(fig)
 
 
-def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> list[str]:
-    """Write each evaluated weight set's scores into its JSON record (the
-    weights file and its checksum are untouched); returns the names updated."""
+def metrics_key(suite: str, split: str = "validation") -> str:
+    """The record's key for a suite's scores: ``eval_SUITE`` (validation), ``eval_SUITE-test``."""
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    return f"eval_{suite}" if split == "validation" else f"eval_{suite}-{split}"
+
+
+def record_metrics(
+    rows: list[Row], suite: str, n_images: int, crop: int, split: str = "validation"
+) -> list[str]:
+    """Write each evaluated weight set's scores into its JSON record, under
+    :func:`metrics_key` (the weights file and its checksum are untouched);
+    returns the names updated."""
     from .. import weights
     from .records import set_metrics
 
+    key = metrics_key(suite, split)
     installed = weights.available_weights()
     classical = [r for r in rows if r.name != "raw input" and r.name.split(" ")[0] not in installed]
     if not classical:
@@ -313,6 +369,6 @@ def record_metrics(rows: list[Row], suite: str, n_images: int, crop: int) -> lis
         if row.psnr_gt_mean:
             entry["psnr_gt_mean"] = round(float(np.mean(row.psnr_gt_mean)), 2)
             entry["ssim_gt_mean"] = round(float(np.mean(row.ssim_gt_mean)), 3)
-        set_metrics(record, f"eval_{suite}", entry)
+        set_metrics(record, key, entry)
         updated.append(name)
     return updated

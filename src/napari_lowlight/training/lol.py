@@ -31,7 +31,8 @@ def ids(root: Path, split: str) -> list[int]:
         raise ValueError(f"Unknown LOL split {split!r}; use one of {', '.join(SPLITS)}.")
     first, last = SPLITS[split]
     folder = Path(root) / "lol-train" / "low"
-    found = sorted(int(p.stem) for p in folder.glob("*.webp") if p.stem.isdigit())
+    # LOL's names are three digits (002.webp); load() rebuilds them so.
+    found = sorted(int(p.stem) for p in folder.glob("[0-9][0-9][0-9].webp"))
     chosen = [i for i in found if first <= i <= last]
     if not chosen:
         raise FileNotFoundError(f"No LOL pairs with ids {first}-{last} under {folder}.")
@@ -53,7 +54,10 @@ def load(root: Path, split: str) -> list[Pair]:
     folder = Path(root) / "lol-train"
     pairs = []
     for i in ids(root, split):
-        low, high = read(folder / "low" / f"{i:03d}.webp"), read(folder / "high" / f"{i:03d}.webp")
+        high_path = folder / "high" / f"{i:03d}.webp"
+        if not high_path.exists():
+            raise FileNotFoundError(f"LOL pair {i}: its reference {high_path} is missing.")
+        low, high = read(folder / "low" / f"{i:03d}.webp"), read(high_path)
         if low.shape != high.shape:
             raise ValueError(f"LOL pair {i}: low {low.shape} and high {high.shape} differ in shape.")
         pairs.append(Pair(i, low, high))
