@@ -109,3 +109,50 @@ def test_a_colour_head_recipe_trains_exports_and_enhances(tmp_path):
     low = np.round(lol.load(root, "test")[0].low * 255).astype(np.uint8)
     out = enhance(low, model=net, channel_axis=-1)
     assert out.shape == low.shape and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_reexposure_scales_linear_light_and_stays_8_bit():
+    low = np.linspace(0, 0.3, 300, dtype=np.float32).reshape(10, 10, 3)
+    low = np.round(low * 255) / 255
+    brighter = datasets.reexpose(low, 1.5)
+    assert np.allclose(brighter * 255, np.round(brighter * 255), atol=1e-4)
+    lin, lin2 = datasets.srgb_to_linear(low), datasets.srgb_to_linear(brighter)
+    bright = lin > 0.01  # away from 8-bit rounding
+    np.testing.assert_allclose(lin2[bright] / lin[bright], 1.5, rtol=0.05)
+
+
+def test_jittered_lol_lows_change_exposure_and_the_heads_inputs(tmp_path):
+    root = _fake_data(tmp_path)
+    sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
+                                   photo_normalization="learned-tone", real_fraction=1.0,
+                                   lol_exposure_jitter=(0.5, 2.0))
+    _, clean, _, vector, _ = sampler.batch(np.random.default_rng(0), 6)
+    heads = {tuple(tone_head.features(p.low)[1].round(5)) for p in lol.load(root, "train")}
+    assert not {tuple(v.round(5)) for v in vector} & heads  # each low re-exposed, its head inputs anew
+    highs = np.concatenate([p.high.ravel() for p in lol.load(root, "train")])
+    assert np.isin(clean.ravel().round(5), highs.round(5)).all()  # the references are untouched
+
+
+@pytest.mark.parametrize("kind", ["physical", "gamma", "unprocess"])
+def test_the_synthesis_mix_picks_the_darkening(tmp_path, monkeypatch, kind):
+    root = _fake_data(tmp_path)
+    calls = []
+    for name, module, attr in (("physical", datasets.degrade, "low_light_photo"),
+                               ("gamma", datasets.degrade, "gamma_photo"),
+                               ("unprocess", datasets.unprocess, "dark_photo")):
+        original = getattr(module, attr)
+        def counted(*a, _o=original, _n=name, **k):
+            calls.append(_n)
+            return _o(*a, **k)
+
+        monkeypatch.setattr(module, attr, counted)
+    sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
+                                   photo_normalization="learned-tone", synthesis_mix={kind: 1.0})
+    sampler.batch(np.random.default_rng(0), 3)
+    assert calls == [kind] * 3
+
+
+def test_an_unknown_darkening_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="synthesis_mix"):
+        datasets.PairSampler("photo-real", _fake_data(tmp_path), 64, photo_sets=["CBSD432"],
+                             photo_normalization="learned-tone", synthesis_mix={"fog": 1.0})

@@ -27,6 +27,7 @@ import numpy as np
 from skimage import io
 
 from .. import normalize, tone_head
+from ..colour import linear_to_srgb, srgb_to_linear
 from . import degrade, fluo_data, lol, unprocess
 
 FLUO_VAL_FIELDS = range(71, 81)
@@ -114,6 +115,8 @@ class PairSampler:
         undarkened: float = 0.0,
         fluo_mix: dict | None = None,
         real_fraction: float = 0.0,
+        synthesis_mix: dict | None = None,
+        lol_exposure_jitter: tuple[float, float] = (1.0, 1.0),
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
@@ -129,6 +132,11 @@ class PairSampler:
             photos = load_photos(root, validation=False, sets=tuple(photo_sets))
             self.clean = [im for im in photos if min(im.shape[:2]) >= patch]
             self.real_fraction = real_fraction if domain == "photo-real" else 0.0
+            unknown = set(synthesis_mix or {}) - {"unprocess", "physical", "gamma"}
+            if unknown:
+                raise ValueError(f"synthesis_mix names {sorted(unknown)}; use unprocess, physical or gamma.")
+            self.synthesis_mix = dict(synthesis_mix or {})
+            self.lol_exposure_jitter = tuple(lol_exposure_jitter)
             if self.real_fraction:
                 # The head reads the whole low image, as the engine does: its inputs once per pair.
                 self.lol = [(p.low, p.high, tone_head.features(p.low)) for p in lol.load(root, "train")]
@@ -177,16 +185,35 @@ class PairSampler:
         ("learned-tone" only: the dark patch goes in as it is)."""
         if self.real_fraction and rng.random() < self.real_fraction:
             low, high, head_inputs = self.lol[int(rng.integers(len(self.lol)))]
+            if self.lol_exposure_jitter != (1.0, 1.0):
+                # Another exposure of the same scene, same reference: 73 pairs are few enough for
+                # the head to learn each one's reference brightness from its input brightness.
+                low = reexpose(low, degrade.log_uniform(rng, *self.lol_exposure_jitter))
+                head_inputs = tone_head.features(low)
             noisy, clean = _augment(rng, *_crop(rng, self.patch, low, high))
             return _channels_first(noisy, clean) + head_inputs
         image = self.clean[int(rng.integers(len(self.clean)))]
         (clean,) = _crop(rng, min(2 * self.patch, *image.shape[:2]), image)
-        # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
-        undarkened = self.undarkened and rng.random() < self.undarkened
-        ranges = UNDARKENED if undarkened else unprocess.DEFAULT_RANGES
-        dark = unprocess.dark_photo(clean, rng, ranges)
+        darkening = self._darkening(rng)
+        if darkening == "physical":
+            dark = degrade.low_light_photo(clean, rng, exposure=self.exposure)
+        elif darkening == "gamma":  # stored in 8 bits, as a user's photo would be
+            dark = np.round(degrade.gamma_photo(clean, rng, gamma=self.gamma) * 255) / 255
+        else:
+            # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
+            undarkened = self.undarkened and rng.random() < self.undarkened
+            ranges = UNDARKENED if undarkened else unprocess.DEFAULT_RANGES
+            dark = unprocess.dark_photo(clean, rng, ranges)
         noisy, clean = _augment(rng, *_crop(rng, self.patch, dark, clean))
         return _channels_first(noisy, clean) + tone_head.features(dark)
+
+    def _darkening(self, rng: np.random.Generator) -> str:
+        """"unprocess", "physical" or "gamma", drawn by ``synthesis_mix`` (no draw without one)."""
+        if not self.synthesis_mix:
+            return "unprocess"
+        names = sorted(self.synthesis_mix)
+        shares = np.array([self.synthesis_mix[n] for n in names], dtype=float)
+        return names[int(rng.choice(len(names), p=shares / shares.sum()))]
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
         """(inputs, targets), then the tone head's inputs for "learned-tone", each stacked."""
@@ -195,6 +222,12 @@ class PairSampler:
 
 
 UNDARKENED = unprocess.Ranges(exposure=(0.5, 1.0))
+
+
+def reexpose(srgb: np.ndarray, factor: float) -> np.ndarray:
+    """An 8-bit sRGB photo as if exposed ``factor`` times longer (in linear light, clipped, 8 bits again)."""
+    linear = np.clip(srgb_to_linear(srgb) * factor, 0.0, 1.0)
+    return (np.round(linear_to_srgb(linear) * 255) / 255).astype(np.float32)
 
 
 def _channels_first(*images: np.ndarray) -> tuple[np.ndarray, ...]:

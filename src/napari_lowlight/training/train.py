@@ -66,7 +66,10 @@ class TrainConfig:
     photo_exposure: tuple = (0.02, 0.2)
     photo_gamma: tuple = (2.0, 5.0)
     undarkened_fraction: float = 0.0  # photo: share of photos at full exposure (photon noise only)
-    real_fraction: float = 0.0  # photo-real: share of real LOL pairs; the rest are synthesised (unprocess)
+    real_fraction: float = 0.0  # photo-real: share of real LOL pairs; the rest are synthesised
+    # photo-real: shares of the synthetic darkenings ("unprocess", "physical", "gamma"); empty: unprocess only
+    synthesis_mix: dict = field(default_factory=dict)
+    lol_exposure_jitter: tuple = (1.0, 1.0)  # photo-real: range of re-exposure factors of the LOL lows
     train_only: str = ""  # train this submodule alone (e.g. "tone_head"), the rest frozen as loaded from init
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
     # fluo-nl: shares of the sources and the synthetic noise's ranges (see training.fluo_data)
@@ -331,6 +334,7 @@ def train(
         photo_normalization=mode, physical_fraction=cfg.physical_fraction,
         exposure=tuple(cfg.photo_exposure), gamma=tuple(cfg.photo_gamma), undarkened=cfg.undarkened_fraction,
         fluo_mix=dict(cfg.fluo_mix), real_fraction=cfg.real_fraction,
+        synthesis_mix=dict(cfg.synthesis_mix), lol_exposure_jitter=tuple(cfg.lol_exposure_jitter),
     )
     val_pairs = [
         [torch.from_numpy(a).to(dev) for a in pair]
