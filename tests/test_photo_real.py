@@ -156,3 +156,18 @@ def test_an_unknown_darkening_is_refused(tmp_path):
     with pytest.raises(ValueError, match="synthesis_mix"):
         datasets.PairSampler("photo-real", _fake_data(tmp_path), 64, photo_sets=["CBSD432"],
                              photo_normalization="learned-tone", synthesis_mix={"fog": 1.0})
+
+
+def test_a_tone_floor_bounds_the_heads_tone(dark):
+    free, floored = tone_head.ToneHead(), tone_head.ToneHead(tone_range=(0.75, 1.0))
+    for head in (free, floored):
+        torch.nn.init.constant_(head.correction[-1].bias, -5.0)  # asks for the lowest tone
+    assert free.estimate(dark)[1] == pytest.approx(normalize.TONE_RANGE[0])
+    assert floored.estimate(dark)[1] == pytest.approx(0.75)
+
+
+def test_the_shipped_photo_record_carries_its_tone_floor_and_white_balance():
+    net = weights.load_model("photo")
+    assert net.weights.domain == "photo" and net.tone_head.colour
+    assert net.tone_head.tone_range == tuple(net.weights.normalization["tone_range"])
+    assert net.macs_per_pixel <= 100_000  # issue 20's budget

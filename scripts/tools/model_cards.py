@@ -82,6 +82,14 @@ FLUO_LIMITS = (
     "to end against `fluo-w2s`'s 1.76 in the same run; ../results/fluo-fmd.md)."
 )
 GALLERY: dict[str, str] = {
+    "photo": """
+## Gallery
+Real dark photos: three LOL test pairs (the darkest, median and brightest low image of the test ids)
+and three DICM night scenes without a reference, beside exposure + NLM
+(`.venv/bin/python scripts/tools/real_photos_gallery.py ../shared/data --model photo`):
+
+![photo on real dark photos](../results/real-photos.png)
+""",
     "fluo": """
 ## Gallery
 ![fluo at each FMD noise level and on W2S](../results/fluo-levels.png)
@@ -132,6 +140,10 @@ TONE_HEAD = (
     "the darkest and brightest thirds; they predict a correction to the ridge's (log gain, tone). It "
     "runs once per image, so it adds nothing per pixel to the count above."
 )
+WHITE_BALANCE = (
+    " This head also predicts a white balance, log gains of red and blue against green (each within "
+    "+-0.5), applied with the gain in linear light (`colour = true` in the config's normalization)."
+)
 
 # How the CPU was shared while each shipped set trained (wall-clock minutes depend on it).
 _ONE_THREAD = ("1 thread for the network, `--workers 1` preparing the batches on the other core "
@@ -143,16 +155,24 @@ CONDITIONS = {
     "engineers' benchmarks, package installs and test runs, and the training process got about a third "
     "to a half of them",
     "photo-ridge": _ONE_THREAD,
-    "photo": _ONE_THREAD + "; light editing beside it",
+    "photo-synthetic": _ONE_THREAD + "; light editing beside it",
+    "photo": _ONE_THREAD + "; light editing and a few short tests beside it",
 }
 
 # Other runs of the same recipe (measured, see ../benchmarks.md), and what a second stage trained.
 REPRODUCTIONS = {
-    "photo": "Two stages: the network starts from `photo-ridge`'s weights (6,000 steps, 59.0 minutes, "
-    "its own card); the steps and minutes above train the new tone head and the network together "
-    "(learning rate 5e-4, AdamW with weight decay 0.01), with a tenth of the training photos left at "
-    "full exposure. The training-time validation crops are physically darkened only. Variants of this "
-    "stage (the head alone, no head, wider darkenings): ../results/tone-head.md.",
+    "photo-synthetic": "Two stages: the network starts from `photo-ridge`'s weights (6,000 steps, "
+    "59.0 minutes, its own card); the steps and minutes above train the new tone head and the "
+    "network together (learning rate 5e-4, AdamW with weight decay 0.01), with a tenth of the "
+    "training photos left at full exposure. The training-time validation crops are physically "
+    "darkened only. Variants of this stage (the head alone, no head, wider darkenings): "
+    "../results/tone-head.md.",
+    "photo": "One stage, from scratch. It was the third of three recipes, chosen on LOL's validation "
+    "ids and Kodak24: recipe A (50% LOL, the rest camera-synthesised) and B (80% LOL) scored 20.09 and "
+    "20.16 dB on LOL validation but fell 2-6 dB on the physical and gamma suites, which they never "
+    "saw; this recipe adds those darkenings and re-exposes the LOL lows (../results/real-photos.md). "
+    "The record's `tone_range` (0.75-1) was chosen after training on LOL validation and the night "
+    "scenes of `dark-photos`; the training itself leaves the head's tone free (0.15-1).",
     "llcnn-paper": "These weights were trained before batches were drawn per step (one sequential "
     "random stream); today's code draws other batches from the same seed and has not been re-run "
     "on this recipe.",
@@ -169,6 +189,34 @@ REPRODUCTIONS = {
     "that spread.",
 }
 
+PHOTO_LIMITS = """It misses issue 20's targets: on LOL's test ids it scores PHOTO_LOL_TEST, far under
+the 25.5 dB / 0.85 asked for, and on the physical protocol 23.62 dB / 0.770 (Kodak24) and 23.21 / 0.787
+(CBSD68) against 25 / 0.80. Most of the LOL gap is brightness: the output's mean brightness is
+uncorrelated with the reference's (r = 0.08 on the validation ids; on the training ids the previous
+recipes matched it with r = 0.86-0.98, i.e. by heart), so the GT-mean column is about 4 dB higher.
+The reference's brightness is one photographer's choice per scene, and 73 pairs do not teach it.
+
+What the gallery (../results/real-photos.png) shows, looked at before shipping:
+- Night scenes (DICM 01, 12, 26): black skies and backgrounds stay black, without speckle or
+  amplified JPEG blocks; floodlit buildings and the lit tower keep their colour and do not bloom.
+  The museum scene's black background comes out dark brown, a little lifted.
+- LOL test pairs: the darkest (789, mean 0.014) comes out with a blue-cyan cast, as exposure + NLM
+  does, where the reference is neutral grey; the brightest low (730) is brightened past its
+  reference (washed out, 23.1 dB against exposure + NLM's 29.7 on that image); the median one
+  (775) is closest to its reference.
+- Without the record's tone floor (0.15 instead of 0.75) the same weights turn the black night sky of
+  DICM 26 into blotchy grey-green JPEG noise: the floor is what keeps skies black, and it is a bound
+  chosen by eye on six night photos and LOL validation, not learned.
+
+It brightens photos that are not dark: a well-exposed 256 px crop of scikit-image's motorcycle_left
+comes out 0.11 brighter in mean (18.2 dB against the input; `photo-synthetic`: 0.02, 27.7 dB). Use it
+on dark photos or dark regions; the 5% of nearly full exposures in training did not teach it to leave
+bright ones alone.
+
+The white balance's red gain sits at its bound (-0.5) on every photo tried: the bound limits it, and
+a wider one is untried. Trained on one camera's real pairs (LOL, indoor scenes) and synthetic
+darkenings of BSD photos; phones with strong night modes, raw files and HDR scenes are untested."""
+
 LIMITATIONS = {
     "fluo": FLUO_TRUE_LIMITS,
     "fluo-finetune": "Superseded by `fluo` (trained from scratch on true noise maps), kept with its "
@@ -184,11 +232,17 @@ LIMITATIONS = {
     "counts: do not quantify brightness across images from the output. Like any learned denoiser it "
     "can invent plausible texture at very low photon counts; compare with the raw data before "
     "drawing conclusions.",
-    "photo-ridge": "The first stage of `photo` (and the `photo` of earlier releases): the same network "
-    "without the tone head, its curve the ridge's (`auto-tone`) alone. Besides `photo`'s limitations "
+    "photo-ridge": "The first stage of `photo-synthetic` (and the `photo` of earlier releases): the same "
+    "network without the tone head, its curve the ridge's (`auto-tone`) alone. Besides "
+    "`photo-synthetic`'s limitations "
     "it brightens well-exposed photos more (Kodak24 undarkened: 22.4 dB against the input, "
     "brightened by 0.07), and scores lower on the gamma protocol (see ../benchmarks.md).",
-    "photo": "Trained on synthetic darkening of 74 colour photos (CBSD68 and scikit-image's), not on "
+    "photo": PHOTO_LIMITS,
+    "photo-synthetic": "Superseded by `photo` (issue 20), kept with its recipe so earlier results can be "
+    "reproduced. On real dark photos it fails: on LOL pairs it scores about as exposure correction + "
+    "non-local means, it lifts black night skies into grey-green speckle and washes colours out "
+    "(../results/real-photos.md). "
+    "Trained on synthetic darkening of 74 colour photos (CBSD68 and scikit-image's), not on "
     "real raw sensor noise (no demosaicing artefacts, no colour-dependent noise): real phone photos "
     "at high ISO may look less clean. The brightness comes from the tone curve its head estimates "
     "from the whole image; like any estimate from one image it can be off, so night scenes may come "
@@ -250,6 +304,12 @@ def _recipe(w: weights.Weights) -> str:
     return first + w.recipe.replace("DATA", "../shared/data")
 
 
+def _tone_head(normalization: dict) -> str:
+    if normalization.get("mode") != "learned-tone":
+        return ""
+    return TONE_HEAD + (WHITE_BALANCE if normalization.get("colour") else "")
+
+
 def card(w: weights.Weights) -> str:
     m = w.metrics
     return f"""# Model card: `{w.name}`
@@ -266,7 +326,7 @@ def card(w: weights.Weights) -> str:
 | file | `weights/{w.file}`, sha256 `{w.sha256}` |
 
 ## Architecture
-{ARCHITECTURES[w.arch]}{TONE_HEAD if w.normalization.get("mode") == "learned-tone" else ""}
+{ARCHITECTURES[w.arch]}{_tone_head(w.normalization)}
 
 ## Data and split
 {w.data}

@@ -95,9 +95,12 @@ class ToneHead(nn.Module):
     """(log gain, tone) for a batch of :func:`features`: the ridge's guess plus
     a learned correction, kept within normalize's bounds."""
 
-    def __init__(self, width: int = 16, colour: bool = False):
+    def __init__(self, width: int = 16, colour: bool = False, tone_range: tuple | None = None):
         super().__init__()
         c = width
+        # The tone's bounds; a narrower floor than normalize's keeps the noise floor of night skies
+        # from being lifted (x ** 0.3 turns 8-bit JPEG noise at 2/255 into grey).
+        self.tone_range = tuple(tone_range or normalize.TONE_RANGE)
         # With ``colour``, two more outputs: the log gains of red and blue relative to green,
         # a white balance (the exposure's gain applies to all three).
         self.colour = bool(colour)
@@ -117,7 +120,7 @@ class ToneHead(nn.Module):
         delta = self.correction(torch.cat([self.thumbnail(image), vector], dim=1))
         bound = math.log(normalize.EXPOSURE_MAX_GAIN)
         log_gain = (prior[:, 0] + delta[:, 0]).clamp(-bound, bound)
-        tone = (prior[:, 1] + delta[:, 1]).clamp(*normalize.TONE_RANGE)
+        tone = (prior[:, 1] + delta[:, 1]).clamp(*self.tone_range)
         if not self.colour:
             return log_gain, tone
         balance = delta[:, 2:].clamp(-COLOUR_BOUND, COLOUR_BOUND)
@@ -136,11 +139,11 @@ class ToneHead(nn.Module):
         return (float(log_gain), float(tone), *(tuple(c[0].tolist()) for c in colour))
 
 
-def attach(net: nn.Module, colour: bool = False) -> nn.Module:
+def attach(net: nn.Module, colour: bool = False, tone_range: tuple | None = None) -> nn.Module:
     """Give ``net`` a fresh :class:`ToneHead` (its ``tone_head`` submodule, so
     the weight file holds both). The network's forward does not use it: the
     engine asks it for the curve once per image."""
-    net.tone_head = ToneHead(colour=colour)
+    net.tone_head = ToneHead(colour=colour, tone_range=tone_range)
     return net
 
 
