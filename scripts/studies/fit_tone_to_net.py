@@ -29,7 +29,7 @@ from napari_lowlight.training.tone_fitting import ridge_fit, samples
 TONES = np.array([0.3, 0.4, 0.5, 0.6, 0.75, 1.0])
 FACTORS = np.exp(np.linspace(np.log(0.5), np.log(2.8), 6))
 CROP, SCORED = 192, 128  # the network sees CROP px and is scored on the central SCORED px
-NET = weights.load_model("photo")
+NET = weights.load_model("photo-synthetic")
 
 
 def run_net(images: np.ndarray) -> np.ndarray:

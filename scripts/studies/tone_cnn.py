@@ -101,7 +101,7 @@ def main(root: str) -> None:
     print(f"{len(x)} training samples, {len(xv)} held out (Kodak24)\n")
     print("| step | physical: log-gain, tone | gamma: log-gain, tone |\n|---|---|---|")
     net = train(x, y, xv, yv, physical)
-    photo = weights.load_model("photo")
+    photo = weights.load_model("photo-synthetic")
     print("\n| suite | `photo` PSNR / SSIM with the CNN's curve |\n|---|---|")
     for suite in ("photo", "photo-gamma"):
         scores = []

@@ -42,4 +42,5 @@ def main(root: str, models: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data", sys.argv[2:] or ["photo", "photo-ridge"])
+    models = sys.argv[2:] or ["photo-synthetic", "photo-ridge"]
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data", models)
