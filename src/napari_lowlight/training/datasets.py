@@ -169,13 +169,7 @@ class PairSampler:
             else:
                 dark = degrade.gamma_photo(clean, rng, gamma=self.gamma)
             if self.photo_normalization == "learned-tone":
-                # The curve is the tone head's, learned in the training step: pass the dark
-                # patch as it is, with the head's inputs read from the whole context crop. The
-                # head reads noise levels, so the gamma protocol's floats are stored in 8 bits
-                # as a user's photo (and the benchmark's input) would be.
-                dark = np.round(dark * 255) / 255
-                noisy, clean = _augment(rng, *_crop(rng, self.patch, dark, clean))
-                return _channels_first(noisy, clean) + tone_head.features(dark)
+                return _head_pair(rng, self.patch, dark, clean)
             noisy = normalize.normalize(dark, self.photo_normalization)
         noisy, clean = _augment(rng, *_crop(rng, self.patch, noisy, clean))
         return _channels_first(noisy, clean)
@@ -197,15 +191,14 @@ class PairSampler:
         darkening = self._darkening(rng)
         if darkening == "physical":
             dark = degrade.low_light_photo(clean, rng, exposure=self.exposure)
-        elif darkening == "gamma":  # stored in 8 bits, as a user's photo would be
-            dark = np.round(degrade.gamma_photo(clean, rng, gamma=self.gamma) * 255) / 255
+        elif darkening == "gamma":
+            dark = degrade.gamma_photo(clean, rng, gamma=self.gamma)
         else:
             # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
             undarkened = self.undarkened and rng.random() < self.undarkened
             ranges = UNDARKENED if undarkened else unprocess.DEFAULT_RANGES
             dark = unprocess.dark_photo(clean, rng, ranges)
-        noisy, clean = _augment(rng, *_crop(rng, self.patch, dark, clean))
-        return _channels_first(noisy, clean) + tone_head.features(dark)
+        return _head_pair(rng, self.patch, dark, clean)
 
     def _darkening(self, rng: np.random.Generator) -> str:
         """"unprocess", "physical" or "gamma", drawn by ``synthesis_mix`` (no draw without one)."""
@@ -222,6 +215,17 @@ class PairSampler:
 
 
 UNDARKENED = unprocess.Ranges(exposure=(0.5, 1.0))
+
+
+def _head_pair(rng: np.random.Generator, patch: int, dark: np.ndarray, clean: np.ndarray) -> tuple:
+    """A "learned-tone" pair: the dark patch as it is (the curve is the tone head's, learned in
+    the training step) and the clean one, then the head's inputs read from the whole dark crop.
+    The head reads noise levels, so the dark photo is stored in 8 bits as a user's photo (and the
+    benchmark's input) would be: the gamma protocol's floats are rounded; the other darkenings
+    already lie on that grid and stay as they are."""
+    dark = np.round(dark * 255) / 255
+    noisy, clean = _augment(rng, *_crop(rng, patch, dark, clean))
+    return _channels_first(noisy, clean) + tone_head.features(dark)
 
 
 def reexpose(srgb: np.ndarray, factor: float) -> np.ndarray:
