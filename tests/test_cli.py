@@ -4,21 +4,13 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 
-from napari_lowlight import cli, models, weights
-from napari_lowlight.training.train import TrainConfig, export
+from napari_lowlight import cli, weights
 
 
 @pytest.fixture
-def tiny_weights(tmp_path, monkeypatch):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    monkeypatch.setenv(weights.WEIGHTS_ENV, str(folder))
-    torch.manual_seed(0)
-    export(TrainConfig(name="fluo", arch="llunet", domain="fluo", channels=1, steps=0),
-           models.build("llunet"), folder, [], recipe="test")
-    return folder
+def tiny_weights(random_weights):
+    return random_weights("fluo", "fluo", 1)
 
 
 def test_enhance_writes_a_tiff_next_to_nothing_it_reads(tiny_weights, tmp_path, capsys):

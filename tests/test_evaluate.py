@@ -4,12 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from napari_lowlight import cli, models, weights
+from napari_lowlight import cli
 from napari_lowlight.training import datasets, degrade, evaluate, unprocess
-from napari_lowlight.training.train import TrainConfig, export
 
 LOL_IDS = (2, 560, 600, 700, 720)  # train, validation x2, test x2
 
@@ -20,15 +18,13 @@ def _save(path, pixels, **kwargs):
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(tmp_path, lol_pair_writer):
     """A data folder with a few LOL pairs of each split and two photos in Kodak24 and CBSD68 each."""
     rng = np.random.default_rng(0)
     root = tmp_path / "data"
     for i in LOL_IDS:
         high = rng.integers(60, 255, (36, 44, 3), dtype=np.uint8)
-        _save(root / "lol-train" / "high" / f"{i:03d}.webp", high, lossless=True)
-        low = (high // 8 + i % 7).astype(np.uint8)
-        _save(root / "lol-train" / "low" / f"{i:03d}.webp", low, lossless=True)
+        lol_pair_writer(root, i, (high // 8 + i % 7).astype(np.uint8), high)
     for folder, shape in (("Kodak24", (40, 40, 3)), ("CBSD68", (32, 48, 3))):
         for k in range(2):
             pixels = rng.integers(0, 256, shape, dtype=np.uint8)
@@ -37,15 +33,9 @@ def data(tmp_path):
 
 
 @pytest.fixture
-def photo_weights(tmp_path, monkeypatch):
+def photo_weights(random_weights):
     """A randomly initialised RGB weight set named "photo", alone in the weights folder."""
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    monkeypatch.setenv(weights.WEIGHTS_ENV, str(folder))
-    torch.manual_seed(0)
-    export(TrainConfig(name="photo", arch="llunet", domain="photo", channels=3, steps=0),
-           models.build("llunet", 3, 3), folder, [], recipe="test")
-    return folder
+    return random_weights("photo", "photo", 3)
 
 
 def _read(path):

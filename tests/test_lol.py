@@ -2,27 +2,20 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from napari_lowlight.training import lol
 
 IDS = (2, 10, 560, 600, 700)
 
 
-def write(path, pixels):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, lossless=True)
-
-
 @pytest.fixture
-def tree(tmp_path):
+def tree(tmp_path, lol_pair_writer):
     """``tmp_path/lol-train/{low,high}/NNN.webp`` for :data:`IDS`; returns (root, written pixels)."""
     rng = np.random.default_rng(0)
     written = {}
     for i in IDS:
         low, high = (rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for _ in range(2))
-        write(tmp_path / "lol-train" / "low" / f"{i:03d}.webp", low)
-        write(tmp_path / "lol-train" / "high" / f"{i:03d}.webp", high)
+        lol_pair_writer(tmp_path, i, low, high)
         written[i] = (low, high)
     (tmp_path / "lol-train" / "low" / "notes.webp").write_bytes(b"")  # not an id: ignored
     return tmp_path, written
@@ -46,9 +39,9 @@ def test_load_gives_the_written_pixels_as_float32(tree):
             np.testing.assert_array_equal(got, pixels.astype(np.float32) / 255)
 
 
-def test_pairs_of_different_shapes_raise(tree):
-    root, _ = tree
-    write(root / "lol-train" / "high" / "010.webp", np.zeros((10, 16, 3), np.uint8))
+def test_pairs_of_different_shapes_raise(tree, lol_pair_writer):
+    root, written = tree
+    lol_pair_writer(root, 10, written[10][0], np.zeros((10, 16, 3), np.uint8))  # a high of another shape
     with pytest.raises(ValueError, match="differ in shape"):
         lol.load(root, "train")
 

@@ -17,17 +17,16 @@ def dark():
     return datasets.unprocess.dark_photo(clean, np.random.default_rng(0))
 
 
-def _fake_data(root, ids=(2, 10, 560, 700)):
-    """LOL-like pairs (lossless WebP) and a few clean photos for the synthesis."""
+@pytest.fixture
+def fake_data(tmp_path, lol_pair_writer):
+    """LOL-like pairs (ids 2, 10, 560, 700) and a few clean photos for the synthesis, in tmp_path/data."""
+    root = tmp_path / "data"
     rng = np.random.default_rng(0)
     photo = data.astronaut()
-    for sub in ("low", "high"):
-        (root / "lol-train" / sub).mkdir(parents=True)
-    for n, i in enumerate(ids):
+    for n, i in enumerate((2, 10, 560, 700)):
         high = photo[40 * n : 40 * n + 160, 50 : 50 + 240]
         low = np.clip(high * 0.1 + rng.normal(0, 3, high.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(high).save(root / "lol-train" / "high" / f"{i:03d}.webp", lossless=True)
-        Image.fromarray(low).save(root / "lol-train" / "low" / f"{i:03d}.webp", lossless=True)
+        lol_pair_writer(root, i, low, high)
     for folder, suffix in (("CBSD432", "jpg"), ("Kodak24", "png")):
         (root / "natural" / folder).mkdir(parents=True)
         for k in range(2):
@@ -60,8 +59,8 @@ def test_the_balance_is_bounded_and_leaves_green_alone(dark):
     assert balance == pytest.approx((tone_head.COLOUR_BOUND, 0.0, tone_head.COLOUR_BOUND))
 
 
-def test_real_pairs_come_from_lol_training_ids_only(tmp_path):
-    root = _fake_data(tmp_path)
+def test_real_pairs_come_from_lol_training_ids_only(fake_data):
+    root = fake_data
     sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
                                    photo_normalization="learned-tone", real_fraction=1.0)
     assert [len(sampler.lol), len(sampler.clean)] == [2, 2]  # ids 2 and 10: the training range
@@ -74,8 +73,8 @@ def test_real_pairs_come_from_lol_training_ids_only(tmp_path):
     assert {tuple(v.round(5)) for v in vector} <= heads
 
 
-def test_synthetic_pairs_are_darker_camera_photos_of_the_clean_ones(tmp_path):
-    root = _fake_data(tmp_path)
+def test_synthetic_pairs_are_darker_camera_photos_of_the_clean_ones(fake_data):
+    root = fake_data
     sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
                                    photo_normalization="learned-tone", real_fraction=0.0)
     noisy, clean, *_ = sampler.batch(np.random.default_rng(0), 4)
@@ -84,8 +83,8 @@ def test_synthetic_pairs_are_darker_camera_photos_of_the_clean_ones(tmp_path):
     np.testing.assert_array_equal(again[0], noisy)  # seeded
 
 
-def test_validation_holds_lol_validation_ids_and_synthetic_kodak(tmp_path):
-    root = _fake_data(tmp_path)
+def test_validation_holds_lol_validation_ids_and_synthetic_kodak(fake_data):
+    root = fake_data
     pairs = datasets.validation_pairs("photo-real", root, size=64, photo_normalization="learned-tone")
     low, high, *head_inputs = pairs[0]
     (pair,) = lol.load(root, "validation")
@@ -95,8 +94,8 @@ def test_validation_holds_lol_validation_ids_and_synthetic_kodak(tmp_path):
     assert len(pairs) == 1 + 2
 
 
-def test_a_colour_head_recipe_trains_exports_and_enhances(tmp_path):
-    root = _fake_data(tmp_path / "data")
+def test_a_colour_head_recipe_trains_exports_and_enhances(tmp_path, fake_data):
+    root = fake_data
     cfg = TrainConfig(
         name="tiny-photo-real", arch="llunet", domain="photo-real", channels=3, steps=4, batch=2, patch=128,
         val_every=2, photo_sets=["CBSD432"], real_fraction=0.5,
@@ -121,8 +120,8 @@ def test_reexposure_scales_linear_light_and_stays_8_bit():
     np.testing.assert_allclose(lin2[bright] / lin[bright], 1.5, rtol=0.05)
 
 
-def test_jittered_lol_lows_change_exposure_and_the_heads_inputs(tmp_path):
-    root = _fake_data(tmp_path)
+def test_jittered_lol_lows_change_exposure_and_the_heads_inputs(fake_data):
+    root = fake_data
     sampler = datasets.PairSampler("photo-real", root, 64, photo_sets=["CBSD432"],
                                    photo_normalization="learned-tone", real_fraction=1.0,
                                    lol_exposure_jitter=(0.5, 2.0))
@@ -134,8 +133,8 @@ def test_jittered_lol_lows_change_exposure_and_the_heads_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["physical", "gamma", "unprocess"])
-def test_the_synthesis_mix_picks_the_darkening(tmp_path, monkeypatch, kind):
-    root = _fake_data(tmp_path)
+def test_the_synthesis_mix_picks_the_darkening(fake_data, monkeypatch, kind):
+    root = fake_data
     calls = []
     for name, module, attr in (("physical", datasets.degrade, "low_light_photo"),
                                ("gamma", datasets.degrade, "gamma_photo"),
@@ -152,9 +151,9 @@ def test_the_synthesis_mix_picks_the_darkening(tmp_path, monkeypatch, kind):
     assert calls == [kind] * 3
 
 
-def test_an_unknown_darkening_is_refused(tmp_path):
+def test_an_unknown_darkening_is_refused(fake_data):
     with pytest.raises(ValueError, match="synthesis_mix"):
-        datasets.PairSampler("photo-real", _fake_data(tmp_path), 64, photo_sets=["CBSD432"],
+        datasets.PairSampler("photo-real", fake_data, 64, photo_sets=["CBSD432"],
                              photo_normalization="learned-tone", synthesis_mix={"fog": 1.0})
 
 
