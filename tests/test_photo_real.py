@@ -52,11 +52,21 @@ def test_the_torch_curve_with_a_balance_is_the_normalizers(dark):
     np.testing.assert_allclose(out[0].permute(1, 2, 0).numpy(), expected, atol=2e-5)
 
 
-def test_the_balance_is_bounded_and_leaves_green_alone(dark):
-    head = tone_head.ToneHead(colour=True)
+@pytest.mark.parametrize("bound", [None, 1.5])
+def test_the_balance_is_bounded_and_leaves_green_alone(dark, bound):
+    head = tone_head.ToneHead(colour=True, colour_bound=bound)
     torch.nn.init.constant_(head.correction[-1].bias, 5.0)  # far beyond the bound
     log_gain, tone, balance = head.estimate(dark)
-    assert balance == pytest.approx((tone_head.COLOUR_BOUND, 0.0, tone_head.COLOUR_BOUND))
+    limit = tone_head.COLOUR_BOUND if bound is None else bound
+    assert balance == pytest.approx((limit, 0.0, limit))
+
+
+def test_a_records_colour_bound_and_tone_range_reach_the_head_and_training_leaves_the_tone_free():
+    normalization = {"mode": "learned-tone", "colour": True, "colour_bound": 1.5, "tone_range": [0.75, 1.0]}
+    net = tone_head.attach(torch.nn.Module(), normalization)
+    assert (net.tone_head.colour, net.tone_head.colour_bound, net.tone_head.tone_range) == (True, 1.5, (0.75, 1.0))
+    training = tone_head.attach(torch.nn.Module(), normalization, inference=False).tone_head
+    assert training.tone_range == normalize.TONE_RANGE and training.colour_bound == 1.5
 
 
 def test_real_pairs_come_from_lol_training_ids_only(fake_data):

@@ -47,7 +47,7 @@ def test_the_torch_curve_is_the_normalizers_curve(dark):
 
 def test_the_networks_loss_trains_the_head_and_not_the_frozen_network(dark):
     torch.manual_seed(0)
-    net = tone_head.attach(models.build("llunet", 3, 3))
+    net = tone_head.attach(models.build("llunet", 3, 3), {"mode": "learned-tone"})
     net.requires_grad_(False)
     net.tone_head.requires_grad_(True)
     inputs = [torch.from_numpy(a)[None] for a in tone_head.features(dark)]

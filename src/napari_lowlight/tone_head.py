@@ -31,7 +31,7 @@ from .colour import linear_to_srgb_torch, srgb_to_linear, srgb_to_linear_torch
 
 SIDE = 32  # thumbnail side
 IMAGE_CHANNELS = 4  # log linear R, G, B and log noise level
-COLOUR_BOUND = 0.5  # the white balance's log gains stay within +-0.5 (x0.61 .. x1.65)
+COLOUR_BOUND = 0.5  # default bound of the white balance's log gains: +-0.5 (x0.61 .. x1.65)
 VECTOR_SIZE = 9  # five statistics, the ridge's (log gain, tone), noise in the darkest and brightest thirds
 
 
@@ -95,7 +95,10 @@ class ToneHead(nn.Module):
     """(log gain, tone) for a batch of :func:`features`: the ridge's guess plus
     a learned correction, kept within normalize's bounds."""
 
-    def __init__(self, width: int = 16, colour: bool = False, tone_range: tuple | None = None):
+    def __init__(
+        self, width: int = 16, colour: bool = False, tone_range: tuple | None = None,
+        colour_bound: float | None = None,
+    ):
         super().__init__()
         c = width
         # The tone's bounds; a narrower floor than normalize's keeps the noise floor of night skies
@@ -104,6 +107,10 @@ class ToneHead(nn.Module):
         # With ``colour``, two more outputs: the log gains of red and blue relative to green,
         # a white balance (the exposure's gain applies to all three).
         self.colour = bool(colour)
+        # A bound the head's wish sits beyond passes no gradient: the `photo` of recipe C pinned
+        # red at -0.5 on every LOL image, so it could not correct one image's cast (a record's
+        # "colour_bound" widens it).
+        self.colour_bound = float(COLOUR_BOUND if colour_bound is None else colour_bound)
         self.thumbnail = nn.Sequential(
             nn.Conv2d(IMAGE_CHANNELS, c, 3, 2, 1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 3, 2, 1), nn.ReLU(),
@@ -123,7 +130,7 @@ class ToneHead(nn.Module):
         tone = (prior[:, 1] + delta[:, 1]).clamp(*self.tone_range)
         if not self.colour:
             return log_gain, tone
-        balance = delta[:, 2:].clamp(-COLOUR_BOUND, COLOUR_BOUND)
+        balance = delta[:, 2:].clamp(-self.colour_bound, self.colour_bound)
         zero = torch.zeros_like(balance[:, :1])
         return log_gain, tone, torch.cat([balance[:, :1], zero, balance[:, 1:]], dim=1)
 
@@ -139,11 +146,18 @@ class ToneHead(nn.Module):
         return (float(log_gain), float(tone), *(tuple(c[0].tolist()) for c in colour))
 
 
-def attach(net: nn.Module, colour: bool = False, tone_range: tuple | None = None) -> nn.Module:
+def attach(net: nn.Module, normalization: dict, inference: bool = True) -> nn.Module:
     """Give ``net`` a fresh :class:`ToneHead` (its ``tone_head`` submodule, so
-    the weight file holds both). The network's forward does not use it: the
-    engine asks it for the curve once per image."""
-    net.tone_head = ToneHead(colour=colour, tone_range=tone_range)
+    the weight file holds both) as a record's or config's ``normalization``
+    describes it ("colour", "colour_bound", "tone_range"). The network's
+    forward does not use it: the engine asks it for the curve once per image.
+    Training (``inference=False``) leaves the tone free within normalize's range:
+    a record's narrower "tone_range" is chosen afterwards and applies when enhancing."""
+    net.tone_head = ToneHead(
+        colour=bool(normalization.get("colour", False)),
+        tone_range=normalization.get("tone_range") if inference else None,
+        colour_bound=normalization.get("colour_bound"),
+    )
     return net
 
 

@@ -148,8 +148,7 @@ def build_from_record(w: Weights, folder: Path | None = None) -> torch.nn.Module
     net = models.build(w.arch, w.in_channels, w.out_channels)
     if w.normalization.get("mode") == "learned-tone":
         # the file holds the network and its tone head
-        tone_head.attach(net, colour=bool(w.normalization.get("colour", False)),
-                         tone_range=w.normalization.get("tone_range"))
+        tone_head.attach(net, w.normalization)
     try:
         net.load_state_dict(_checked_state_dict(w, Path(folder or weights_dir()) / w.file), strict=True)
     except RuntimeError as err:

@@ -322,9 +322,7 @@ def train(
         net.load_state_dict(_initial_weights(cfg, out).state_dict())
     mode = cfg.normalization["mode"]
     if mode == "learned-tone":
-        # The head trains free within normalize's tone range; a record's narrower "tone_range" is
-        # chosen afterwards on validation images and applies when enhancing.
-        tone_head.attach(net, colour=bool(cfg.normalization.get("colour", False)))
+        tone_head.attach(net, cfg.normalization, inference=False)
     # Channels-last like the engine: oneDNN trains faster so (a fluo step on the CPU: 411 -> 352 ms).
     net.to(dev, memory_format=torch.channels_last)
     opt = _optimizer(cfg, net)
