@@ -64,7 +64,8 @@ def test_the_balance_is_bounded_and_leaves_green_alone(dark, bound):
 def test_a_records_colour_bound_and_tone_range_reach_the_head_and_training_leaves_the_tone_free():
     normalization = {"mode": "learned-tone", "colour": True, "colour_bound": 1.5, "tone_range": [0.75, 1.0]}
     net = tone_head.attach(torch.nn.Module(), normalization)
-    assert (net.tone_head.colour, net.tone_head.colour_bound, net.tone_head.tone_range) == (True, 1.5, (0.75, 1.0))
+    head = net.tone_head
+    assert (head.colour, head.colour_bound, head.tone_range) == (True, 1.5, (0.75, 1.0))
     training = tone_head.attach(torch.nn.Module(), normalization, inference=False).tone_head
     assert training.tone_range == normalize.TONE_RANGE and training.colour_bound == 1.5
 

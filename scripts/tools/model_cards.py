@@ -222,8 +222,9 @@ bright ones alone.
 
 On LLCNN's gamma protocol it scores 17.67 dB (Kodak24) and 16.47 (CBSD68), above exposure + NLM
 (15.15 and 13.73) but 3.2 dB under the same weights without the tone floor (20.85 on Kodak24): the
-floor that keeps night skies black forbids the strong tone curves gamma darkening needs. Speed: 1.35 Mpx/s end to end on the idle 2-core machine, tone head included
-(`benchmarks/photo_end_to_end.py`; ../results/real-photos.md).
+floor that keeps night skies black forbids the strong tone curves gamma darkening needs. Speed:
+1.35 Mpx/s end to end on the idle 2-core machine, tone head included (`benchmarks/photo_end_to_end.py`;
+../results/real-photos.md).
 
 The white balance's red gain sits at its bound (-0.5) on every photo tried: the bound limits it, and
 a wider one is untried. Trained on one camera's real pairs (LOL, indoor scenes) and synthetic
