@@ -107,9 +107,9 @@ class ToneHead(nn.Module):
         # With ``colour``, two more outputs: the log gains of red and blue relative to green,
         # a white balance (the exposure's gain applies to all three).
         self.colour = bool(colour)
-        # A bound the head's wish sits beyond passes no gradient: the `photo` of recipe C pinned
-        # red at -0.5 on every LOL image, so it could not correct one image's cast (a record's
-        # "colour_bound" widens it).
+        # A bound the head's wish sits beyond passes no gradient: the shipped `photo` (recipe C)
+        # pins red at -0.5 on every LOL image. A record's "colour_bound" widens it (recipe D, 1.5,
+        # which left the scores and the casts as they were: docs/results/real-photos.md).
         self.colour_bound = float(COLOUR_BOUND if colour_bound is None else colour_bound)
         self.thumbnail = nn.Sequential(
             nn.Conv2d(IMAGE_CHANNELS, c, 3, 2, 1), nn.ReLU(),
