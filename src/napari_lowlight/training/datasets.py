@@ -138,8 +138,11 @@ class PairSampler:
             self.synthesis_mix = dict(synthesis_mix or {})
             self.lol_exposure_jitter = tuple(lol_exposure_jitter)
             if self.real_fraction:
-                # The head reads the whole low image, as the engine does: its inputs once per pair.
-                self.lol = [(p.low, p.high, tone_head.features(p.low)) for p in lol.load(root, "train")]
+                # The head reads the whole low image, as the engine does: its inputs once per pair,
+                # unless every draw re-exposes the low (then they are read per draw).
+                cache = self.lol_exposure_jitter == (1.0, 1.0)
+                self.lol = [(p.low, p.high, tone_head.features(p.low) if cache else None)
+                            for p in lol.load(root, "train")]
         else:
             raise ValueError(f"Unknown domain {domain!r}; use 'fluo', 'fluo-nl', 'photo' or 'photo-real'.")
 
@@ -159,15 +162,12 @@ class PairSampler:
         elif self.domain == "photo-real":
             return self._camera_sample(rng)
         else:
-            image = self.clean[int(rng.integers(len(self.clean)))]
-            (clean,) = _crop(rng, min(context, *image.shape[:2]), image)
+            clean = self._clean_context(rng)
             # Drawn only when asked for, so configs without it keep their random streams.
             if self.undarkened and rng.random() < self.undarkened:
                 dark = degrade.low_light_photo(clean, rng, exposure=(1.0, 1.0))
-            elif rng.random() < self.physical:
-                dark = degrade.low_light_photo(clean, rng, exposure=self.exposure)
             else:
-                dark = degrade.gamma_photo(clean, rng, gamma=self.gamma)
+                dark = self._darken("physical" if rng.random() < self.physical else "gamma", clean, rng)
             if self.photo_normalization == "learned-tone":
                 return _head_pair(rng, self.patch, dark, clean)
             noisy = normalize.normalize(dark, self.photo_normalization)
@@ -179,26 +179,31 @@ class PairSampler:
         ("learned-tone" only: the dark patch goes in as it is)."""
         if self.real_fraction and rng.random() < self.real_fraction:
             low, high, head_inputs = self.lol[int(rng.integers(len(self.lol)))]
-            if self.lol_exposure_jitter != (1.0, 1.0):
+            if head_inputs is None:
                 # Another exposure of the same scene, same reference: 73 pairs are few enough for
                 # the head to learn each one's reference brightness from its input brightness.
                 low = reexpose(low, degrade.log_uniform(rng, *self.lol_exposure_jitter))
                 head_inputs = tone_head.features(low)
             noisy, clean = _augment(rng, *_crop(rng, self.patch, low, high))
             return _channels_first(noisy, clean) + head_inputs
+        clean = self._clean_context(rng)
+        return _head_pair(rng, self.patch, self._darken(self._darkening(rng), clean, rng), clean)
+
+    def _clean_context(self, rng: np.random.Generator) -> np.ndarray:
+        """A random context crop (twice the patch, or the whole photo if smaller) of a clean photo."""
         image = self.clean[int(rng.integers(len(self.clean)))]
         (clean,) = _crop(rng, min(2 * self.patch, *image.shape[:2]), image)
-        darkening = self._darkening(rng)
+        return clean
+
+    def _darken(self, darkening: str, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``clean`` darkened by "physical", "gamma" (the configured ranges) or "unprocess"."""
         if darkening == "physical":
-            dark = degrade.low_light_photo(clean, rng, exposure=self.exposure)
-        elif darkening == "gamma":
-            dark = degrade.gamma_photo(clean, rng, gamma=self.gamma)
-        else:
-            # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
-            undarkened = self.undarkened and rng.random() < self.undarkened
-            ranges = UNDARKENED if undarkened else unprocess.DEFAULT_RANGES
-            dark = unprocess.dark_photo(clean, rng, ranges)
-        return _head_pair(rng, self.patch, dark, clean)
+            return degrade.low_light_photo(clean, rng, exposure=self.exposure)
+        if darkening == "gamma":
+            return degrade.gamma_photo(clean, rng, gamma=self.gamma)
+        # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
+        undarkened = self.undarkened and rng.random() < self.undarkened
+        return unprocess.dark_photo(clean, rng, UNDARKENED if undarkened else unprocess.DEFAULT_RANGES)
 
     def _darkening(self, rng: np.random.Generator) -> str:
         """"unprocess", "physical" or "gamma", drawn by ``synthesis_mix`` (no draw without one)."""
