@@ -93,6 +93,11 @@ class Row:
                 for g, ix in pick.items()}
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+
+
 def load_cases(
     suite: str, data: Path, crop: int = 0, limit: int = 0, seed: int = 0, split: str = "validation"
 ) -> list[Case]:
@@ -102,8 +107,7 @@ def load_cases(
 
     if suite not in SUITES:
         raise ValueError(f"Unknown suite {suite!r}; use one of {', '.join(SUITES)}.")
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    _check_split(split)
     if split != "validation" and suite in CSBDEEP_SUITES:
         raise ValueError(f"Suite {suite!r} has a validation split only (its test data is not in the "
                          "data folder); drop the test split.")
@@ -329,8 +333,7 @@ def contact_sheet(rows: list[Row], cases: list[Case], path: Path, suite: str, n:
 
 def metrics_key(suite: str, split: str = "validation") -> str:
     """The record's key for a suite's scores: ``eval_SUITE`` (validation), ``eval_SUITE-test``."""
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    _check_split(split)
     return f"eval_{suite}" if split == "validation" else f"eval_{suite}-{split}"
 
 
