@@ -168,6 +168,28 @@ def test_an_unknown_darkening_is_refused(fake_data):
                              photo_normalization="learned-tone", synthesis_mix={"fog": 1.0})
 
 
+def test_a_configs_unprocess_ranges_reach_the_camera_synthesis(fake_data, monkeypatch):
+    seen = []
+    original = datasets.unprocess.dark_photo
+    def recorded(clean, rng, ranges, **k):
+        seen.append(ranges)
+        return original(clean, rng, ranges, **k)
+
+    monkeypatch.setattr(datasets.unprocess, "dark_photo", recorded)
+    changes = {"white_balance_bias": [-0.1, -0.2], "white_balance_error": 0.0}
+    sampler = datasets.PairSampler("photo-real", fake_data, 64, photo_sets=["CBSD432"], undarkened=0.5,
+                                   photo_normalization="learned-tone", unprocess_ranges=changes)
+    sampler.batch(np.random.default_rng(0), 8)
+    assert {r.white_balance_bias for r in seen} == {(-0.1, -0.2)}  # TOML's list held as the ranges' tuple
+    assert {r.white_balance_error for r in seen} == {0.0}
+    # The nearly undarkened photos keep the config's camera, only their exposure changes.
+    exposures = {datasets.unprocess.DEFAULT_RANGES.exposure, datasets.UNDARKENED.exposure}
+    assert {r.exposure for r in seen} == exposures
+    with pytest.raises(ValueError, match="unprocess_ranges names \\['tint'\\]"):
+        datasets.camera_ranges({"tint": 1.0})
+    assert datasets.camera_ranges(None) == datasets.unprocess.DEFAULT_RANGES
+
+
 def test_a_tone_floor_bounds_the_heads_tone(dark):
     free, floored = tone_head.ToneHead(), tone_head.ToneHead(tone_range=(0.75, 1.0))
     for head in (free, floored):

@@ -153,3 +153,45 @@ def test_fit_ranges_matches_the_medians_where_read_noise_dominates(small_photos)
 def test_fit_ranges_rejects_real_measures_without_a_level():
     with pytest.raises(ValueError, match="positive"):
         calibration.fit_ranges(np.zeros((3, 2)), [], 0)
+
+
+def test_colour_cast_reads_a_known_white_balance_shift(clean):
+    # Scaling the low's linear red by e^0.3 and its blue by e^-0.2 is a cast of (+0.3, -0.2).
+    linear = np.stack([np.full((8, 8), v, np.float32) for v in (0.1, 0.2, 0.3)], axis=-1)
+    shifted = linear * np.exp(np.array([0.3, 0.0, -0.2], np.float32))
+    cast = calibration.colour_cast(linear_to_srgb(shifted), linear_to_srgb(linear))
+    np.testing.assert_allclose(cast, [0.3, -0.2], atol=1e-3)
+    np.testing.assert_allclose(calibration.colour_cast(clean, clean), [0.0, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="above black"):
+        calibration.colour_cast(np.zeros((4, 4, 3), np.float32), clean[:4, :4])
+
+
+def test_a_white_balance_bias_casts_the_synthetic_photos(small_photos):
+    neutral = calibration.synthetic_casts(small_photos, 5).mean(axis=0)
+    biased = replace(unprocess.DEFAULT_RANGES, white_balance_bias=(-0.3, 0.2))
+    shift = calibration.synthetic_casts(small_photos, 5, biased).mean(axis=0) - neutral
+    assert shift[0] < -0.15 and shift[1] > 0.1  # in the direction asked, bent by the tone curves
+
+
+def test_fit_white_balance_recovers_the_bias_that_made_the_casts(small_photos):
+    # "Real" casts synthesised under a known bias and no error spread; the fit, from the shipped
+    # ranges with the same photos and seed, finds that bias and no error beyond the synthesis's own.
+    truth = replace(unprocess.DEFAULT_RANGES, white_balance_bias=(-0.25, 0.15), white_balance_error=0.0)
+    real = calibration.synthetic_casts(small_photos, 3, truth)
+    fitted = calibration.fit_white_balance(real, small_photos, 3, iterations=5)
+    np.testing.assert_allclose(fitted.white_balance_bias, truth.white_balance_bias, atol=0.03)
+    assert fitted.white_balance_error == 0.0
+    shipped = replace(fitted, white_balance_bias=(0.0, 0.0), white_balance_error=0.05)
+    assert shipped == unprocess.DEFAULT_RANGES  # nothing else moved
+
+
+def test_fit_white_balance_gives_the_spread_the_synthesis_lacks(small_photos):
+    # Real casts that spread by 0.5 more than the synthesis: the fitted error makes up the rest.
+    rng = np.random.default_rng(0)
+    exact = replace(unprocess.DEFAULT_RANGES, white_balance_error=0.0)
+    own = calibration.synthetic_casts(small_photos, 3, exact)
+    real = own + rng.normal(0.0, 0.5, own.shape)
+    fitted = calibration.fit_white_balance(real, small_photos, 3)
+    expected = np.sqrt(calibration.cast_spread(real) ** 2 - calibration.cast_spread(own) ** 2)
+    assert fitted.white_balance_error == pytest.approx(expected)
+    assert 0.3 < fitted.white_balance_error < 0.7

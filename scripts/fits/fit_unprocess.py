@@ -1,4 +1,4 @@
-"""Calibrate the exposure and shot-noise ranges of the unprocessing synthesis against real LOL lows.
+"""Calibrate the exposure, noise and white-balance ranges of the unprocessing synthesis against real LOL lows.
 
 Measures the brightness (mean in linear light) and relative noise (the estimated noise's standard
 deviation at that level, over it) of LOL's training lows (ids 2-559; never the validation or test
@@ -6,6 +6,10 @@ ids) and of dark photos synthesised from the first ``--photos`` CBSD432 photos (
 shipped ranges (``unprocess.DEFAULT_RANGES``), fits the ranges whose synthetic medians match the
 real ones (``napari_lowlight.training.calibration``), and prints both ranges and the medians and
 10/90% quantiles of each set (and of the noise coefficient ``relative_noise ** 2 * brightness``).
+Then the colour casts: each training low's white balance against its reference's
+(``calibration.colour_cast``) and each synthetic photo's against its clean photo, and the camera
+white-balance error (mean and spread) that makes the synthetic casts match the real ones
+(``calibration.fit_white_balance``; recipe E's ``unprocess_ranges``).
 Draws ``docs/results/unprocess-calibration.png``. Writes nothing else: the shipped ranges live in
 ``src/napari_lowlight/training/unprocess.py``, changed by hand.
 
@@ -29,6 +33,11 @@ def real_lows(root: Path) -> list[np.ndarray]:
     """The low images of LOL's training ids only."""
     folder = Path(root) / "lol-train" / "low"
     return [lol.read(folder / f"{i:03d}.webp") for i in lol.ids(root, "train")]
+
+
+def real_casts(root: Path) -> np.ndarray:
+    """The colour cast of each LOL training low against its reference (training ids only)."""
+    return np.array([calibration.colour_cast(p.low, p.high) for p in lol.load(Path(root), "train")])
 
 
 def clean_photos(root: Path, count: int) -> list[np.ndarray]:
@@ -93,6 +102,29 @@ def draw(path: Path, real: np.ndarray, synthetic: np.ndarray) -> None:
     plt.close(fig)
 
 
+def cast_row(name: str, casts: np.ndarray) -> str:
+    mean = casts.mean(axis=0)
+    spread = calibration.cast_spread(casts)
+    return f"| {name} | {len(casts)} | {mean[0]:+.3f} | {mean[1]:+.3f} | {spread:.3f} |"
+
+
+def print_casts(root: str, clean: list[np.ndarray], shipped: unprocess.Ranges) -> None:
+    """The colour casts of the real and synthetic lows, and the white balance fitted to them."""
+    real = real_casts(Path(root))
+    fitted = calibration.fit_white_balance(real, clean, SEED, shipped)
+    bias = ", ".join(f"{b:+.3f}" for b in fitted.white_balance_bias)
+    print(f"white balance: shipped bias (+0.000, +0.000) error {shipped.white_balance_error:.3f}; "
+          f"fitted bias ({bias}) error {fitted.white_balance_error:.3f}")
+    print()
+    print("| lows | n | mean log cast, red | blue | spread |")
+    print("|---|---|---|---|---|")
+    print(cast_row("LOL training lows (real)", real))
+    for name, seed, ranges in (("shipped", SEED, shipped), ("fitted", SEED, fitted),
+                               ("fitted", SEED + 1, fitted)):
+        label = f"CBSD432 synthetic, {name} (seed {seed}{', unseen draws' if seed != SEED else ''})"
+        print(cast_row(label, calibration.synthetic_casts(clean, seed, ranges)))
+
+
 def main(root: str, photos: int = 80, figure: Path = FIGURE) -> None:
     real = calibration.measure_all(real_lows(Path(root)))
     clean = clean_photos(Path(root), photos)
@@ -112,6 +144,8 @@ def main(root: str, photos: int = 80, figure: Path = FIGURE) -> None:
     print(summary_row("LOL training lows (real)", real))
     print(summary_row(f"CBSD432 synthetic, shipped ranges (seed {SEED})", synthetic))
     print(summary_row(f"CBSD432 synthetic, fitted ranges (seed {SEED})", refit))
+    print()
+    print_casts(root, clean, shipped)
     draw(Path(figure), real, synthetic)
     print(f"\nfigure: {figure}")
 

@@ -219,3 +219,114 @@ def fit_ranges(
         ranges = replace(ranges, exposure=scale(ranges.exposure, float(np.exp(move[0]))),
                          shot=scale(ranges.shot, float(np.exp(move[1]))))
     return ranges
+
+
+def colour_cast(low: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """How the low photo's white balance differs from its reference's.
+
+    The log of the red / green and blue / green ratios of the mean linear
+    values, the low's minus the reference's: 0 when the two exposures have
+    the same balance, +0.2 in red when the low is 22% redder. Two exposures
+    of one scene see the same objects, so what is left is the camera's doing
+    (its white balance, which drifts in the dark, and its colour noise).
+
+    Parameters
+    ----------
+    low, reference : ndarray, shape (H, W, 3)
+        sRGB photos of the same scene, values in [0, 1].
+
+    Returns
+    -------
+    ndarray of float64, shape (2,)
+        Log cast in red and in blue, relative to green.
+    """
+    ratios = []
+    for srgb in (low, reference):
+        srgb = np.asarray(srgb, dtype=np.float32)
+        if srgb.ndim != 3 or srgb.shape[-1] != 3:
+            raise ValueError(f"colour_cast takes RGB images (H, W, 3), got shape {srgb.shape}.")
+        mean = srgb_to_linear(srgb).reshape(-1, 3).mean(axis=0, dtype=np.float64)
+        if np.any(mean <= 0):
+            raise ValueError("colour_cast needs every channel above black in both photos.")
+        ratios.append(np.log(mean[[0, 2]] / mean[1]))
+    return ratios[0] - ratios[1]
+
+
+def synthetic_casts(
+    clean_photos: Sequence[np.ndarray], rng_seed: int, ranges: unprocess.Ranges = unprocess.DEFAULT_RANGES
+) -> np.ndarray:
+    """:func:`colour_cast` of a dark photo synthesised from each clean photo, against it.
+
+    Seeded as :func:`synthetic_measures` (one generator, photo order).
+
+    Returns
+    -------
+    ndarray of float64, shape (N, 2)
+    """
+    rng = np.random.default_rng(rng_seed)
+    return np.array([colour_cast(unprocess.dark_photo(photo, rng, ranges), photo) for photo in clean_photos],
+                    dtype=np.float64).reshape(-1, 2)
+
+
+def cast_spread(casts: np.ndarray) -> float:
+    """The standard deviation of log casts, red and blue pooled (about their own means)."""
+    casts = np.asarray(casts, dtype=np.float64).reshape(-1, 2)
+    return float(np.sqrt(np.mean((casts - casts.mean(axis=0)) ** 2)))
+
+
+def fit_white_balance(
+    real_casts: np.ndarray, clean_photos: Sequence[np.ndarray], rng_seed: int,
+    base: unprocess.Ranges = unprocess.DEFAULT_RANGES, iterations: int = 3, tolerance: float = 0.01,
+) -> unprocess.Ranges:
+    """Set the camera's white-balance error so that synthetic casts match real ones.
+
+    The error is a log-normal gain on red and on blue
+    (:func:`.unprocess.draw_camera`): mean ``white_balance_bias``, standard
+    deviation ``white_balance_error``. The rest of the synthesis casts too
+    (the colour mixing, and noise clipped at black, which lifts the noisier
+    red and blue more than green in the darkest photos), independently of the
+    error, so the means add and the variances add. That rest is measured by
+    synthesising with no error (same seed); the bias is what the real mean
+    cast adds to it, the error what remains of the real spread (0 if the
+    synthesis already spreads more). The tone curves applied after the
+    white balance bend the bias's effect, so it is refined by secant steps
+    until the synthetic mean is within ``tolerance`` of the real one.
+
+    Parameters
+    ----------
+    real_casts : ndarray, shape (N, 2)
+        :func:`colour_cast` of real low/reference pairs.
+    clean_photos : sequence of ndarray
+        Clean sRGB photos (H, W, 3) in [0, 1] to synthesise from.
+    rng_seed : int
+    base : unprocess.Ranges, optional
+        Every other setting is kept.
+    iterations : int, optional
+        At most this many synthesise-and-move steps for the bias.
+    tolerance : float, optional
+        Stop once both mean casts are within this of the real ones (log).
+
+    Returns
+    -------
+    unprocess.Ranges
+        ``base`` with ``white_balance_bias`` and ``white_balance_error`` set.
+    """
+    real_casts = np.asarray(real_casts, dtype=np.float64).reshape(-1, 2)
+    target = real_casts.mean(axis=0)
+    neutral = replace(base, white_balance_error=0.0, white_balance_bias=(0.0, 0.0))
+    other = synthetic_casts(clean_photos, rng_seed, neutral)
+    error = float(np.sqrt(max(cast_spread(real_casts) ** 2 - cast_spread(other) ** 2, 0.0)))
+    # The tone curves after the white balance bend its effect on the measured cast (about x1.5 at
+    # first): secant steps, per channel, from the additive guess.
+    bias, reached = np.zeros(2), other.mean(axis=0)
+    step = target - reached
+    for _ in range(iterations):
+        moved = bias + step
+        ranges = replace(neutral, white_balance_bias=tuple(moved))
+        got = synthetic_casts(clean_photos, rng_seed, ranges).mean(axis=0)
+        slope = np.where(np.abs(step) > 1e-9, (got - reached) / np.where(step == 0, 1, step), 1.0)
+        bias, reached = moved, got
+        step = (target - reached) / np.where(np.abs(slope) > 0.1, slope, 1.0)
+        if np.max(np.abs(target - reached)) < tolerance:
+            break
+    return replace(base, white_balance_bias=(float(bias[0]), float(bias[1])), white_balance_error=error)

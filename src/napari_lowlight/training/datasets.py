@@ -21,6 +21,7 @@ validation ids and Kodak24 through the same synthesis.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,7 @@ class PairSampler:
         real_fraction: float = 0.0,
         synthesis_mix: dict | None = None,
         lol_exposure_jitter: tuple[float, float] = (1.0, 1.0),
+        unprocess_ranges: dict | None = None,
     ):
         self.domain, self.patch, self.synthetic = domain, patch, synthetic_fraction
         self.photo_normalization = photo_normalization
@@ -137,6 +139,7 @@ class PairSampler:
                 raise ValueError(f"synthesis_mix names {sorted(unknown)}; use unprocess, physical or gamma.")
             self.synthesis_mix = dict(synthesis_mix or {})
             self.lol_exposure_jitter = tuple(lol_exposure_jitter)
+            self.ranges = camera_ranges(unprocess_ranges)
             if self.real_fraction:
                 # The head reads the whole low image, as the engine does: its inputs once per pair,
                 # unless every draw re-exposes the low (then they are read per draw).
@@ -203,7 +206,8 @@ class PairSampler:
             return degrade.gamma_photo(clean, rng, gamma=self.gamma)
         # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
         undarkened = self.undarkened and rng.random() < self.undarkened
-        return unprocess.dark_photo(clean, rng, UNDARKENED if undarkened else unprocess.DEFAULT_RANGES)
+        return unprocess.dark_photo(
+            clean, rng, replace(self.ranges, exposure=UNDARKENED.exposure) if undarkened else self.ranges)
 
     def _darkening(self, rng: np.random.Generator) -> str:
         """"unprocess", "physical" or "gamma", drawn by ``synthesis_mix`` (no draw without one)."""
@@ -220,6 +224,18 @@ class PairSampler:
 
 
 UNDARKENED = unprocess.Ranges(exposure=(0.5, 1.0))
+
+
+def camera_ranges(overrides: dict | None) -> unprocess.Ranges:
+    """The camera synthesis's ranges: the shipped ones with a config's ``unprocess_ranges`` in place."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in fields(unprocess.Ranges)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unprocess_ranges names {unknown}; known: {', '.join(sorted(known))}.")
+    # TOML gives lists where the ranges hold tuples.
+    return replace(unprocess.DEFAULT_RANGES, **{
+        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
 def _head_pair(rng: np.random.Generator, patch: int, dark: np.ndarray, clean: np.ndarray) -> tuple:

@@ -70,6 +70,7 @@ class TrainConfig:
     # photo-real: shares of the synthetic darkenings ("unprocess", "physical", "gamma"); empty: unprocess only
     synthesis_mix: dict = field(default_factory=dict)
     lol_exposure_jitter: tuple = (1.0, 1.0)  # photo-real: range of re-exposure factors of the LOL lows
+    unprocess_ranges: dict = field(default_factory=dict)  # photo-real: the camera synthesis's ranges changed
     train_only: str = ""  # train this submodule alone (e.g. "tone_head"), the rest frozen as loaded from init
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
     # fluo-nl: shares of the sources and the synthetic noise's ranges (see training.fluo_data)
@@ -335,6 +336,7 @@ def train(
         exposure=tuple(cfg.photo_exposure), gamma=tuple(cfg.photo_gamma), undarkened=cfg.undarkened_fraction,
         fluo_mix=dict(cfg.fluo_mix), real_fraction=cfg.real_fraction,
         synthesis_mix=dict(cfg.synthesis_mix), lol_exposure_jitter=tuple(cfg.lol_exposure_jitter),
+        unprocess_ranges=dict(cfg.unprocess_ranges),
     )
     val_pairs = [
         [torch.from_numpy(a).to(dev) for a in pair]

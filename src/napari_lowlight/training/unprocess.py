@@ -63,6 +63,9 @@ class Ranges:
     red_gain: tuple[float, float] = (1.9, 2.4)
     blue_gain: tuple[float, float] = (1.5, 1.9)
     white_balance_error: float = 0.05  # sigma of the camera's log-gain error
+    # The mean of that error on red and blue (log gains). Default none; recipe E sets it from LOL's
+    # training lows (calibration.fit_white_balance: their casts against their references).
+    white_balance_bias: tuple[float, float] = (0.0, 0.0)
     desaturation: tuple[float, float] = (0.1, 0.4)  # the sensor's colour mixing
     s_curve: float = 0.5  # share of cameras with a smoothstep tone curve
     camera_denoise: float = 0.4  # share of cameras that blur a little (sigma 0.3-0.8 px)
@@ -98,6 +101,7 @@ def draw_camera(rng: np.random.Generator, ranges: Ranges = DEFAULT_RANGES) -> Ca
     wb = np.array([rng.uniform(*ranges.red_gain), 1.0, rng.uniform(*ranges.blue_gain)])
     error = np.exp(rng.normal(0.0, ranges.white_balance_error, 3))
     error[1] = 1.0
+    error[[0, 2]] *= np.exp(np.asarray(ranges.white_balance_bias, dtype=float))
     s = rng.uniform(*ranges.desaturation)
     mix = (1 - s) * np.eye(3) + s / 3 + rng.uniform(-0.05, 0.05, (3, 3))
     mix /= mix.sum(axis=1, keepdims=True)  # white stays white
