@@ -29,15 +29,9 @@ FIGURE = Path(__file__).resolve().parents[2] / "docs" / "results" / "unprocess-c
 SEED = 0
 
 
-def real_lows(root: Path) -> list[np.ndarray]:
-    """The low images of LOL's training ids only."""
-    folder = Path(root) / "lol-train" / "low"
-    return [lol.read(folder / f"{i:03d}.webp") for i in lol.ids(root, "train")]
-
-
-def real_casts(root: Path) -> np.ndarray:
-    """The colour cast of each LOL training low against its reference (training ids only)."""
-    return np.array([calibration.colour_cast(p.low, p.high) for p in lol.load(Path(root), "train")])
+def real_pairs(root: Path) -> list[lol.Pair]:
+    """LOL's training pairs only (ids 2-559)."""
+    return lol.load(Path(root), "train")
 
 
 def clean_photos(root: Path, count: int) -> list[np.ndarray]:
@@ -108,9 +102,10 @@ def cast_row(name: str, casts: np.ndarray) -> str:
     return f"| {name} | {len(casts)} | {mean[0]:+.3f} | {mean[1]:+.3f} | {spread:.3f} |"
 
 
-def print_casts(root: str, clean: list[np.ndarray], shipped: unprocess.Ranges) -> None:
-    """The colour casts of the real and synthetic lows, and the white balance fitted to them."""
-    real = real_casts(Path(root))
+def print_casts(pairs: list[lol.Pair], clean: list[np.ndarray], shipped: unprocess.Ranges) -> None:
+    """The colour casts of the real lows against their references and of the synthetic lows against
+    their photos, and the white balance fitted to them."""
+    real = np.array([calibration.colour_cast(p.low, p.high) for p in pairs])
     fitted = calibration.fit_white_balance(real, clean, SEED, shipped)
     bias = ", ".join(f"{b:+.3f}" for b in fitted.white_balance_bias)
     print(f"white balance: shipped bias (+0.000, +0.000) error {shipped.white_balance_error:.3f}; "
@@ -126,7 +121,8 @@ def print_casts(root: str, clean: list[np.ndarray], shipped: unprocess.Ranges) -
 
 
 def main(root: str, photos: int = 80, figure: Path = FIGURE) -> None:
-    real = calibration.measure_all(real_lows(Path(root)))
+    pairs = real_pairs(Path(root))
+    real = calibration.measure_all(p.low for p in pairs)
     clean = clean_photos(Path(root), photos)
     shipped = unprocess.DEFAULT_RANGES
     synthetic = calibration.synthetic_measures(clean, SEED, shipped)
@@ -145,7 +141,7 @@ def main(root: str, photos: int = 80, figure: Path = FIGURE) -> None:
     print(summary_row(f"CBSD432 synthetic, shipped ranges (seed {SEED})", synthetic))
     print(summary_row(f"CBSD432 synthetic, fitted ranges (seed {SEED})", refit))
     print()
-    print_casts(root, clean, shipped)
+    print_casts(pairs, clean, shipped)
     draw(Path(figure), real, synthetic)
     print(f"\nfigure: {figure}")
 
