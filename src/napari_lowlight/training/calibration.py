@@ -283,14 +283,14 @@ def fit_white_balance(
     The error is a log-normal gain on red and on blue
     (:func:`.unprocess.draw_camera`): mean ``white_balance_bias``, standard
     deviation ``white_balance_error``. The rest of the synthesis casts too
-    (the colour mixing, and noise clipped at black, which lifts the noisier
-    red and blue more than green in the darkest photos), independently of the
-    error, so the means add and the variances add. That rest is measured by
-    synthesising with no error (same seed); the bias is what the real mean
-    cast adds to it, the error what remains of the real spread (0 if the
-    synthesis already spreads more). The tone curves applied after the
-    white balance bend the bias's effect, so it is refined by secant steps
-    until the synthetic mean is within ``tolerance`` of the real one.
+    (the colour mixing, noise clipped at black), independently of the error.
+    That rest is measured by synthesising with no error (same seed). Its
+    spread and the error's add in variance, so the error is what remains of
+    the real spread (0 if the synthesis already spreads more). Its mean and
+    the bias add too, but bent by the tone curves applied after the white
+    balance, so the bias starts at the difference of the means and is refined
+    by secant steps until the synthetic mean is within ``tolerance`` of the
+    real one.
 
     Parameters
     ----------
@@ -316,17 +316,19 @@ def fit_white_balance(
     neutral = replace(base, white_balance_error=0.0, white_balance_bias=(0.0, 0.0))
     other = synthetic_casts(clean_photos, rng_seed, neutral)
     error = float(np.sqrt(max(cast_spread(real_casts) ** 2 - cast_spread(other) ** 2, 0.0)))
-    # The tone curves after the white balance bend its effect on the measured cast (about x1.5 at
-    # first): secant steps, per channel, from the additive guess.
+    # The tone curves after the white balance bend its effect on the measured cast (about x1.5 on
+    # LOL's): secant steps, per channel, from the additive guess.
     bias, reached = np.zeros(2), other.mean(axis=0)
     step = target - reached
     for _ in range(iterations):
         moved = bias + step
         ranges = replace(neutral, white_balance_bias=tuple(moved))
         got = synthetic_casts(clean_photos, rng_seed, ranges).mean(axis=0)
-        slope = np.where(np.abs(step) > 1e-9, (got - reached) / np.where(step == 0, 1, step), 1.0)
+        moving = np.abs(step) > 1e-9
+        slope = np.where(moving, (got - reached) / np.where(moving, step, 1.0), 1.0)
+        slope = np.where(np.abs(slope) > 0.1, slope, 1.0)  # a flat response: fall back to additive
         bias, reached = moved, got
-        step = (target - reached) / np.where(np.abs(slope) > 0.1, slope, 1.0)
         if np.max(np.abs(target - reached)) < tolerance:
             break
+        step = (target - reached) / slope
     return replace(base, white_balance_bias=(float(bias[0]), float(bias[1])), white_balance_error=error)
