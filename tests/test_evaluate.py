@@ -1,6 +1,8 @@
 """The evaluation's suites and splits, on tiny fake data folders (no /work/shared in CI)."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -121,9 +123,13 @@ def test_the_record_key_names_the_test_split_only():
     assert evaluate.metrics_key("lol", "test") == "eval_lol-test"
 
 
-def test_the_cli_offers_every_suite_with_a_default_model():
-    assert cli.EVALUATE_SUITES == evaluate.SUITES
+def test_every_suite_has_a_default_model_and_the_cli_loads_no_evaluation_to_check_one():
     assert set(evaluate.DEFAULT_MODELS) == set(evaluate.SUITES)
+    # The CLI's choices come from training.suites, which imports nothing heavy.
+    code = ("import sys; from napari_lowlight import cli; "
+            "assert 'napari_lowlight.training.evaluate' not in sys.modules; "
+            "assert 'skimage' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
     assert evaluate.DEFAULT_MODELS["lol"] == evaluate.DEFAULT_MODELS["photo-real"] == "photo"
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from . import weights
 from .batch.files import EXTENSION
+from .training.suites import CSBDEEP_SUITES, SPLITS, SUITES
 
 EXTENSIONS = tuple(EXTENSION)
-# evaluate's suites (training.evaluate.SUITES; not imported here: it loads scikit-image).
-EVALUATE_SUITES = ("fluo", "fmd", "lol", "photo", "photo-gamma", "photo-real")
 
 # Exit status: 1 a command failed (some inputs or the whole run), 2 bad usage (argparse's own).
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -242,7 +241,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.split == "test" and args.suite in ("fluo", "fmd"):
+    if args.split == "test" and args.suite in CSBDEEP_SUITES:
         raise UsageError(f"--suite {args.suite} has a validation split only: drop --split test.")
     if args.no_classical and (args.record or args.contact_sheet):
         raise UsageError(
@@ -351,11 +350,11 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("evaluate", help="score our models against classical filters on a validation or "
                        "test set", **kw)
-    v.add_argument("--suite", required=True, choices=list(EVALUATE_SUITES),
+    v.add_argument("--suite", required=True, choices=list(SUITES),
                    help="fluo: W2S fields 071-080; fmd: FMD confocal fields 17-18 at 1/2/4/8 frames; "
                         "lol: real LOL pairs; photo: clean photos darkened physically; photo-gamma: by "
                         "LLCNN's gamma protocol; photo-real: by a random camera (noise in raw, 8-bit files)")
-    v.add_argument("--split", default="validation", choices=["validation", "test"],
+    v.add_argument("--split", default="validation", choices=list(SPLITS),
                    help="validation (default): LOL ids 560-679, Kodak24; test, reported once: LOL ids "
                         "680-789, CBSD68 (fluo and fmd have a validation split only)")
     v.add_argument("--data", required=True, type=Path,

@@ -48,13 +48,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .. import normalize
 from . import datasets, degrade, lol, unprocess
+from .suites import CSBDEEP_SUITES, SPLITS, SUITES
 
-SUITES = ("fluo", "fmd", "lol", "photo", "photo-gamma", "photo-real")
-SPLITS = ("validation", "test")
 DEFAULT_MODELS = {"fluo": "fluo", "fmd": "fluo", "lol": "photo", "photo": "photo", "photo-gamma": "photo",
                   "photo-real": "photo"}
 PHOTO_COLLECTIONS = {"validation": "Kodak24", "test": "CBSD68"}  # natural/<folder> of each split
-CSBDEEP_SUITES = ("fluo", "fmd")  # percentile-normalised target, affine fit of the prediction
 # The classical rows of each suite (None: all of them).
 CLASSICAL_ROWS = {
     "fmd": ("raw input", "non-local means", "BM3D", "brighten + BM3D"),
