@@ -209,7 +209,9 @@ What the gallery (../results/real-photos.png) shows, looked at before shipping:
   The museum scene's black background comes out dark brown, a little lifted.
 - LOL test pairs: the darkest (789, mean 0.014) comes out with a blue-cyan cast, as exposure + NLM
   does, where the reference is neutral grey; the brightest low (730) is brightened past its
-  reference (washed out, 23.1 dB against exposure + NLM's 29.7 on that image); the median one
+  reference (washed out, 23.1 dB against exposure + NLM's 29.7 on that image; camera-synthesised
+  photos at 730's exposure come out neither brighter nor flatter, which points to what the head
+  learnt from LOL's brighter rooms (validation's 591 and 644 have lifted references)); the median one
   (775) is closest to its reference. 789's red channel sits at the 8-bit floor (median 1 of 255;
   green 3, blue 4), so the file itself has lost most of its red.
 - Without the record's tone floor (0.15 instead of 0.75) the same weights turn the black night sky of
