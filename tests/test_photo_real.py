@@ -183,7 +183,7 @@ def test_a_configs_unprocess_ranges_reach_the_camera_synthesis(fake_data, monkey
     assert {r.white_balance_bias for r in seen} == {(-0.1, -0.2)}  # TOML's list held as the ranges' tuple
     assert {r.white_balance_error for r in seen} == {0.0}
     # The nearly undarkened photos keep the config's camera, only their exposure changes.
-    exposures = {datasets.unprocess.DEFAULT_RANGES.exposure, datasets.UNDARKENED.exposure}
+    exposures = {datasets.unprocess.DEFAULT_RANGES.exposure, datasets.UNDARKENED_EXPOSURE}
     assert {r.exposure for r in seen} == exposures
     with pytest.raises(ValueError, match="unprocess_ranges names \\['tint'\\]"):
         datasets.camera_ranges({"tint": 1.0})

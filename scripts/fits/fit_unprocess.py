@@ -29,11 +29,6 @@ FIGURE = Path(__file__).resolve().parents[2] / "docs" / "results" / "unprocess-c
 SEED = 0
 
 
-def real_pairs(root: Path) -> list[lol.Pair]:
-    """LOL's training pairs only (ids 2-559)."""
-    return lol.load(Path(root), "train")
-
-
 def clean_photos(root: Path, count: int) -> list[np.ndarray]:
     """The first ``count`` CBSD432 photos (sorted by name), sRGB float32 in [0, 1]."""
     from skimage import io
@@ -121,7 +116,7 @@ def print_casts(pairs: list[lol.Pair], clean: list[np.ndarray], shipped: unproce
 
 
 def main(root: str, photos: int = 80, figure: Path = FIGURE) -> None:
-    pairs = real_pairs(Path(root))
+    pairs = lol.load(Path(root), "train")  # the training ids only (2-559)
     real = calibration.measure_all(p.low for p in pairs)
     clean = clean_photos(Path(root), photos)
     shipped = unprocess.DEFAULT_RANGES

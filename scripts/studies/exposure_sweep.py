@@ -18,6 +18,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
+from skimage.metrics import peak_signal_noise_ratio
 
 from napari_lowlight import enhance, weights
 from napari_lowlight.training import datasets, evaluate, unprocess
@@ -27,7 +28,7 @@ BASELINE = "brighten + non-local means"  # the evaluation's row, shown as "expos
 
 
 def psnr(image: np.ndarray, clean: np.ndarray) -> float:
-    return float(10 * np.log10(1 / np.mean((np.clip(image, 0, 1) - clean) ** 2)))
+    return float(peak_signal_noise_ratio(clean, np.clip(image, 0, 1), data_range=1))
 
 
 def darkened(photos: list[np.ndarray], exposure: float) -> list[np.ndarray]:
@@ -61,8 +62,8 @@ def main(root: str, models: list[str]) -> None:
         cells = [f"{np.mean([psnr(d, c) for d, c in pairs]):.2f}",
                  f"{np.mean([psnr(baseline(d), c) for d, c in pairs]):.2f}"]
         for name in models:
-            p, tone, brighter, sharper = model_row(name, darks, photos)
-            cells.append(f"{p:.2f}, {tone:.2f}, {brighter:+.3f}, {-sharper:+.3f}")
+            p, tone, brighter, contrast_change = model_row(name, darks, photos)
+            cells.append(f"{p:.2f}, {tone:.2f}, {brighter:+.3f}, {-contrast_change:+.3f}")
         print(f"| {k} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from napari_lowlight import enhance
 from napari_lowlight.colour import srgb_to_linear
-from napari_lowlight.training import calibration, evaluate, lol
+from napari_lowlight.training import calibration, evaluate, lol, suites
 
 BASELINE = "brighten + non-local means"  # the evaluation's row, shown as "exposure + NLM"
 DARKEST = 5
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", help="data folder (holds lol-train/)")
     parser.add_argument("models", nargs="*", default=["photo"])
-    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--split", default="validation", choices=suites.SPLITS)
     args = parser.parse_args(argv)
 
     pairs = lol.load(args.data, args.split)

@@ -106,8 +106,15 @@ def synthetic_measures(
     ndarray of float64, shape (N, 2)
         Brightness and relative noise of each synthetic photo.
     """
+    return measure_all(_synthesised(clean_photos, rng_seed, ranges))
+
+
+def _synthesised(
+    clean_photos: Sequence[np.ndarray], rng_seed: int, ranges: unprocess.Ranges
+) -> Iterable[np.ndarray]:
+    """A dark photo of each clean photo, in order, all drawn from one generator seeded ``rng_seed``."""
     rng = np.random.default_rng(rng_seed)
-    return measure_all(unprocess.dark_photo(photo, rng, ranges) for photo in clean_photos)
+    return (unprocess.dark_photo(photo, rng, ranges) for photo in clean_photos)
 
 
 def medians(measures: np.ndarray) -> tuple[float, float]:
@@ -263,8 +270,8 @@ def synthetic_casts(
     -------
     ndarray of float64, shape (N, 2)
     """
-    rng = np.random.default_rng(rng_seed)
-    return np.array([colour_cast(unprocess.dark_photo(photo, rng, ranges), photo) for photo in clean_photos],
+    darks = _synthesised(clean_photos, rng_seed, ranges)
+    return np.array([colour_cast(dark, photo) for dark, photo in zip(darks, clean_photos, strict=True)],
                     dtype=np.float64).reshape(-1, 2)
 
 

@@ -207,7 +207,7 @@ class PairSampler:
         # A few photos at nearly full exposure teach the head to leave well-exposed photos alone.
         undarkened = self.undarkened and rng.random() < self.undarkened
         return unprocess.dark_photo(
-            clean, rng, replace(self.ranges, exposure=UNDARKENED.exposure) if undarkened else self.ranges)
+            clean, rng, replace(self.ranges, exposure=UNDARKENED_EXPOSURE) if undarkened else self.ranges)
 
     def _darkening(self, rng: np.random.Generator) -> str:
         """"unprocess", "physical" or "gamma", drawn by ``synthesis_mix`` (no draw without one)."""
@@ -223,7 +223,7 @@ class PairSampler:
         return tuple(np.stack(parts) for parts in zip(*samples, strict=False))
 
 
-UNDARKENED = unprocess.Ranges(exposure=(0.5, 1.0))
+UNDARKENED_EXPOSURE = (0.5, 1.0)  # the camera synthesis's exposures for the nearly full ones
 
 
 def camera_ranges(overrides: dict | None) -> unprocess.Ranges:
